@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvm-prefault: out-of-tree KVM for Linux LTS kernels.
+#
+#   make                 build kvm.ko, kvm-amd.ko, kvm-intel.ko for KVER
+#   make install         install them to lib/modules/$KVER/updates and depmod
+#   make load / unload   swap the running kernel's KVM modules for ours / back
+#   make check           build, then run every test under QEMU (the CI entry)
+#   make demo            build, boot the stock kernel with our KVM, run a VM
+#
+# KVER  target kernel release       (default: the running kernel)
+# KDIR  its headers                 (default: /lib/modules/$KVER/build)
+# KSRC  Debian's linux-source tarball of the same version
+#       (default: /usr/src/linux-source-X.Y.tar.xz for the headers' X.Y)
+
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+TOP := $(CURDIR)
+BUILD ?= $(TOP)/build/$(KVER)
+VERSION := $(shell sed -n 's/^\#define KVM_PREFAULT_VERSION "\(.*\)"/\1/p' \
+		kvm_prefault/version.h)
+KLINE = $(shell make -s -C $(KDIR) kernelversion 2>/dev/null | cut -d. -f1-2)
+KSRC ?= /usr/src/linux-source-$(KLINE).tar.xz
+INSTALL_MOD_PATH ?=
+MODDIR = $(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates
+
+# The harness target: the kernel of Debian's linux-headers-amd64.
+HARNESS_KVER ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | \
+		sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
+CACHE ?= $(TOP)/.cache
+
+MODULES := kvm.ko kvm-amd.ko kvm-intel.ko
+
+# Our include directories go before the kernel's (kbuild puts NOSTDINC_FLAGS
+# ahead of LINUXINCLUDE), so the patched KVM headers win.  The arch include
+# directory also makes trace.h's "../../arch/x86/kvm" resolve to our copy.
+KBUILD_ARGS = -C $(KDIR) M=$(BUILD) \
+	NOSTDINC_FLAGS="-I$(BUILD)/arch/x86/include -I$(BUILD)/include \
+			-I$(BUILD)/include/uapi"
+
+.PHONY: all modules prepare install load unload check demo clean \
+	selftests patches
+
+all: modules
+
+prepare:
+	@scripts/prepare-source.sh "$(KVER)" "$(KDIR)" "$(KSRC)" "$(BUILD)"
+
+modules: prepare
+	$(MAKE) $(KBUILD_ARGS) modules
+	@for m in $(MODULES); do \
+		test -f $(BUILD)/arch/x86/kvm/$$m || \
+			{ echo "kvm-prefault: $$m was not built" >&2; exit 1; }; \
+	done
+	@echo "kvm-prefault $(VERSION): modules for $(KVER) in $(BUILD)/arch/x86/kvm"
+
+install: modules
+	install -d $(MODDIR)
+	install -m 644 $(addprefix $(BUILD)/arch/x86/kvm/,$(MODULES)) $(MODDIR)/
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
+
+# (not "load unload:": a line starting with "load" is a make directive)
+unload load:
+	@scripts/swap-modules.sh $@ "$(BUILD)/arch/x86/kvm"
+
+selftests:
+	$(MAKE) -C selftests OUT=$(TOP)/build/selftests
+
+# make check / make demo always target the harness kernel, whatever runs here.
+check:
+	@scripts/check.sh
+
+demo:
+	@scripts/demo.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prepare the KVM build tree: check that the kernel source matches the target
+# kernel's headers exactly, extract only the KVM part of Debian's
+# linux-source tarball, apply our patch series and add our own code.
+#
+# usage: prepare-source.sh KVER KDIR KSRC BUILD
+#
+# Every failure is one line on stderr naming what to install, so that a wrong
+# source or missing headers never produce a mismatched KVM.
+set -euo pipefail
+
+die() { echo "kvm-prefault: $*" >&2; exit 1; }
+
+[ $# -eq 4 ] || die "usage: $0 KVER KDIR KSRC BUILD"
+kver=$1 kdir=$2 ksrc=$3 build=$4
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+[ -f "$kdir/Makefile" ] ||
+	die "no kernel headers for $kver at $kdir: install linux-headers-$kver"
+hver=$(make -s -C "$kdir" kernelversion 2>/dev/null) ||
+	die "cannot read the kernel version of $kdir: reinstall linux-headers-$kver"
+line=${hver%.*}
+
+[ -f "$ksrc" ] ||
+	die "no kernel source at $ksrc: install linux-source-$line (kernel $hver)"
+
+# The top Makefile of the tarball carries the exact upstream version.
+# (tar is cut off by head on purpose: only the first entry is needed.)
+topdir=$( (tar -tf "$ksrc" 2>/dev/null || true) | head -n 1 | cut -d/ -f1)
+[ -n "$topdir" ] ||
+	die "$ksrc is not a readable tarball: reinstall linux-source-$line"
+mk=$(tar -xOf "$ksrc" --occurrence=1 "$topdir/Makefile" 2>/dev/null) ||
+	die "$ksrc has no top Makefile: reinstall linux-source-$line"
+sver=$(printf '%s\n' "$mk" | awk -F' = ' '
+	$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
+	$1 == "SUBLEVEL" { s = $2 } END { print v "." p "." s }')
+[ "$sver" = "$hver" ] ||
+	die "source $ksrc is $sver but headers for $kver are $hver: install linux-source-$line matching linux-headers-$kver ($hver)"
+
+series="$top/patches/$line/series"
+[ -f "$series" ] ||
+	die "kernel $hver is not supported (no patches/$line): see README.md"
+
+stamp="$build/.prepared"
+# Redo the tree whenever the source, the series or this script changes.
+want="$sver $(cat "$series" "$top"/patches/"$line"/*.patch "$0" |
+	sha1sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+	rm -rf "$build"
+	mkdir -p "$build"
+	# Only what KVM is built from; the rest comes from the headers.
+	tar -xf "$ksrc" -C "$build" --strip-components=1 \
+		"$topdir/arch/x86/kvm" "$topdir/virt/kvm" \
+		"$topdir/include/linux/kvm_host.h" \
+		"$topdir/include/uapi/linux/kvm.h" \
+		"$topdir/arch/x86/include/asm/kvm_host.h" ||
+		die "extracting KVM from $ksrc failed: reinstall linux-source-$line"
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		patch -s -p1 -N -d "$build" < "$top/patches/$line/$p" ||
+			die "patch $p does not apply to $sver: the series needs a refresh"
+	done < "$series"
+	# Out of tree only: $(srctree) is the headers package, which has no
+	# virt/kvm; take Makefile.kvm from the prepared copy instead.
+	sed -i 's,^include $(srctree)/virt/kvm/Makefile.kvm$,include $(src)/../../../virt/kvm/Makefile.kvm,' \
+		"$build/arch/x86/kvm/Makefile"
+	grep -q '^include $(src)/../../../virt/kvm/Makefile.kvm$' \
+		"$build/arch/x86/kvm/Makefile" ||
+		die "unexpected arch/x86/kvm/Makefile in $ksrc: the build needs a refresh"
+	echo "$want" > "$stamp"
+fi
+
+# Our own files are copied on every build (cp -p keeps make incremental).
+mkdir -p "$build/virt/kvm/kvm_prefault" "$build/include/uapi/linux" \
+	"$build/arch/x86/include"
+cp -p "$top"/kvm_prefault/*.[ch] "$build/virt/kvm/kvm_prefault/"
+cp -p "$top/include/uapi/linux/kvm_prefault.h" "$build/include/uapi/linux/"
+cp -p "$top/Kbuild" "$build/Kbuild"
