@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvm-prefault: the interface between KVM's own code (the thin hooks in our
+ * patch series) and the logic in virt/kvm/kvm_prefault/.
+ *
+ * Generic code: prefault.c (the KVM_PRE_FAULT_MEMORY range loop),
+ * memslot.c (KVM_SET_USER_MEMORY_REGION2) and caps.c (KVM_CHECK_EXTENSION).
+ * Each architecture provides the kvm_prefault_arch_*() backend below, e.g.
+ * x86.c.
+ */
+#ifndef __KVM_PREFAULT_H
+#define __KVM_PREFAULT_H
+
+#include <linux/kvm_host.h>
+#include <linux/kvm_prefault.h>
+
+#include "version.h"
+
+/* Generic entry points, called from virt/kvm/kvm_main.c. */
+long kvm_prefault_vcpu_ioctl(struct kvm_vcpu *vcpu, void __user *argp);
+int kvm_prefault_check_extension(struct kvm *kvm, long cap);
+int kvm_prefault_user_memory_region2(void __user *argp,
+				     struct kvm_userspace_memory_region *mem);
+
+/*
+ * Architecture backend.
+ *
+ * kvm_prefault_arch_map() maps the page at @gpa as a stage-2 read fault of
+ * @vcpu would, with the vCPU loaded and kvm->srcu held.  It returns how many
+ * bytes from @gpa (at most @size) are now mapped: a huge mapping counts up to
+ * its end.  Otherwise it returns a negative errno and maps nothing.
+ */
+long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size);
+
+/* The KVM_CAP_PRE_FAULT_MEMORY value: whether the ioctl can work at all. */
+int kvm_prefault_arch_supported(struct kvm *kvm);
+
+/* Whether KVM_RUN fills memory_fault on this architecture's fault paths. */
+int kvm_prefault_arch_memory_fault_info(void);
+
+/*
+ * Describe a guest page that KVM could not resolve to userspace.  The caller
+ * then fails KVM_RUN with -EFAULT (or -EHWPOISON); the data is meaningful to
+ * userspace only together with that error.
+ */
+static inline void kvm_prefault_memory_fault_exit(struct kvm_vcpu *vcpu,
+						  gpa_t gpa, u64 size,
+						  u64 flags)
+{
+	struct kvm_memory_fault_info *info = kvm_run_memory_fault(vcpu->run);
+
+	vcpu->run->exit_reason = KVM_EXIT_MEMORY_FAULT;
+	info->flags = flags;
+	info->gpa = gpa;
+	info->size = size;
+}
+
+#endif /* __KVM_PREFAULT_H */

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KVM_PRE_FAULT_MEMORY on x86: drive KVM's own two-dimensional paging fault
+ * handler for one GPA, so that a pre-faulted mapping is exactly the one a
+ * guest read would have created (same level, same memtype, same
+ * notifier/retry protocol), minus what only a real guest access does:
+ * the Accessed bit, async page faults and the pf_taken statistic.
+ *
+ * Built into kvm.ko from virt/kvm/kvm_prefault/, with arch/x86/kvm on the
+ * include path.
+ */
+#include <linux/kvm_host.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+
+#include "mmu.h"
+#include "mmu/mmu_internal.h"
+
+#include "kvm_prefault.h"
+
+int kvm_prefault_arch_supported(struct kvm *kvm)
+{
+	/* Shadow paging indexes its tables by GVA: there is no GPA to map. */
+	return tdp_enabled;
+}
+
+int kvm_prefault_arch_memory_fault_info(void)
+{
+	return 1;
+}
+
+/*
+ * One attempt at a read fault on @gpa.  Returns a RET_PF_* value or a
+ * negative errno, and in @level the page size the mapping was made with.
+ */
+static int kvm_prefault_x86_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u8 *level)
+{
+	struct kvm_page_fault fault = {
+		.addr = gpa,
+		/* A read of a not-present page: never breaks copy-on-write. */
+		.error_code = 0,
+		/*
+		 * Not a guest access: no Accessed bit, no async #PF, and
+		 * pf_taken keeps counting only what the guest took.
+		 */
+		.prefetch = true,
+		.is_tdp = true,
+		.nx_huge_page_workaround_enabled =
+			is_nx_huge_page_enabled(vcpu->kvm),
+		.max_level = KVM_MAX_HUGEPAGE_LEVEL,
+		.req_level = PG_LEVEL_4K,
+		.goal_level = PG_LEVEL_4K,
+	};
+	int r;
+
+	r = kvm_tdp_page_fault(vcpu, &fault);
+	if (r == RET_PF_FIXED)
+		vcpu->stat.pf_fixed++;
+
+	*level = fault.goal_level;
+	return r;
+}
+
+/* The memslot of @gpa is being deleted or moved (or gone already). */
+static bool kvm_prefault_x86_slot_invalid(struct kvm_vcpu *vcpu, gpa_t gpa)
+{
+	struct kvm_memory_slot *slot = kvm_vcpu_gfn_to_memslot(vcpu,
+							       gpa_to_gfn(gpa));
+
+	return slot && (slot->flags & KVM_MEMSLOT_INVALID);
+}
+
+static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
+				     u8 *level)
+{
+	int r;
+
+	for (;;) {
+		if (signal_pending(current))
+			return -EINTR;
+
+		/* Leave the request set: KVM_RUN reports it too. */
+		if (kvm_test_request(KVM_REQ_VM_DEAD, vcpu))
+			return -EIO;
+
+		/*
+		 * A memslot update waits for our SRCU read side with the slot
+		 * marked invalid, and the fault handler retries on such a
+		 * slot forever: let the caller drop SRCU and come back.
+		 */
+		if (kvm_prefault_x86_slot_invalid(vcpu, gpa))
+			return -EAGAIN;
+
+		/*
+		 * An obsolete root makes every fault stale until it is freed,
+		 * which vcpu_enter_guest() would do: do it here, since the
+		 * vCPU may not have run yet, then (re)load a root.
+		 */
+		if (kvm_check_request(KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, vcpu))
+			kvm_mmu_free_obsolete_roots(vcpu);
+
+		r = kvm_mmu_reload(vcpu);
+		if (r)
+			return r;
+
+		if (!VALID_PAGE(vcpu->arch.mmu->root.hpa))
+			return -EIO;
+
+		r = kvm_prefault_x86_fault(vcpu, gpa, level);
+		if (r != RET_PF_RETRY)
+			break;
+
+		cond_resched();
+	}
+
+	if (r < 0)
+		return r;
+
+	switch (r) {
+	case RET_PF_FIXED:
+	case RET_PF_SPURIOUS:
+		return 0;
+	case RET_PF_EMULATE:
+		/* No memslot: the guest access would be emulated MMIO. */
+		return -ENOENT;
+	default:
+		WARN_ONCE(1, "kvm_prefault: unexpected page fault result %d\n",
+			  r);
+		return -EIO;
+	}
+}
+
+long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size)
+{
+	u8 level = PG_LEVEL_4K;
+	u64 end;
+	int r;
+
+	lockdep_assert_held(&vcpu->mutex);
+
+	/*
+	 * Only the TDP fault handler is indexed by GPA.  In guest mode the
+	 * vCPU's MMU is the nested one, whose faults are L2 addresses.
+	 */
+	if (!tdp_enabled || vcpu->arch.mmu->page_fault != kvm_tdp_page_fault)
+		return -EOPNOTSUPP;
+
+	r = kvm_prefault_x86_map_page(vcpu, gpa, &level);
+	if (r)
+		return r;
+
+	/* A huge mapping covers the rest of its huge page. */
+	end = (gpa & KVM_HPAGE_MASK(level)) + KVM_HPAGE_SIZE(level);
+	return min(size, end - gpa);
+}
