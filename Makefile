@@ -38,6 +38,16 @@ KBUILD_ARGS = -C $(KDIR) M=$(BUILD) \
 	NOSTDINC_FLAGS="-I$(BUILD)/arch/x86/include -I$(BUILD)/include \
 			-I$(BUILD)/include/uapi"
 
+# Refuse a wrong or missing source or headers before anything is built, with
+# the one line prepare-source.sh prints (naming the package to install).
+ifneq ($(filter all modules prepare install,$(or $(MAKECMDGOALS),all)),)
+PREPARE_ERROR := $(shell scripts/prepare-source.sh --check "$(KVER)" \
+		   "$(KDIR)" "$(KSRC)" 2>&1 >/dev/null)
+ifneq ($(PREPARE_ERROR),)
+$(error $(PREPARE_ERROR))
+endif
+endif
+
 .PHONY: all modules prepare install load unload check demo clean \
 	selftests patches
 

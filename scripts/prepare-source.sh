@@ -6,6 +6,7 @@
 # linux-source tarball, apply our patch series and add our own code.
 #
 # usage: prepare-source.sh KVER KDIR KSRC BUILD
+#        prepare-source.sh --check KVER KDIR KSRC   (only the checks)
 #
 # Every failure is one line on stderr naming what to install, so that a wrong
 # source or missing headers never produce a mismatched KVM.
@@ -13,7 +14,13 @@ set -euo pipefail
 
 die() { echo "kvm-prefault: $*" >&2; exit 1; }
 
-[ $# -eq 4 ] || die "usage: $0 KVER KDIR KSRC BUILD"
+check_only=0
+if [ "${1:-}" = --check ]; then
+	check_only=1
+	shift
+	set -- "$@" ""
+fi
+[ $# -eq 4 ] || die "usage: $0 [--check] KVER KDIR KSRC BUILD"
 kver=$1 kdir=$2 ksrc=$3 build=$4
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -42,6 +49,7 @@ sver=$(printf '%s\n' "$mk" | awk -F' = ' '
 series="$top/patches/$line/series"
 [ -f "$series" ] ||
 	die "kernel $hver is not supported (no patches/$line): see README.md"
+[ "$check_only" = 0 ] || exit 0
 
 stamp="$build/.prepared"
 # Redo the tree whenever the source, the series or this script changes.
