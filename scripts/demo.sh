@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make demo: build our KVM, boot Debian's stock kernel under QEMU with it
+# loaded and run a small VM (demo/kvm-prefault-demo.c) that shows what
+# KVM_PRE_FAULT_MEMORY and KVM_EXIT_MEMORY_FAULT do for a VMM.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+echo "demo: installing dependencies and building (first run: a few minutes)"
+harness/deps.sh >/dev/null
+kver=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
+	sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
+make -s KVER="$kver" -j"$(nproc)" modules >/dev/null
+mkdir -p build/demo
+gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
+	-o build/demo/kvm-prefault-demo demo/kvm-prefault-demo.c
+
+echo "demo: booting Debian's $kver under QEMU with our KVM modules"
+rc=0
+harness/run.sh --quiet --kver "$kver" --ours "build/$kver/arch/x86/kvm" \
+	--tests build/demo --phases ours >build/demo/run.tap || rc=$?
+console=$(sed -n 's/^# console log: //p' build/demo/run.tap)
+# The demo's own lines, without the kernel's messages around them.
+tr -d '\r' <"$console" |
+	awk '/^=== BEGIN ours\/tests\/kvm-prefault-demo/ { on = 1; next }
+	     /^=== END ours\/tests\/kvm-prefault-demo/ { on = 0 }
+	     on && !/^\[ *[0-9]+\.[0-9]+\]/ && !/^runner:/ { print }'
+if [ "$rc" -ne 0 ]; then
+	echo "demo: the run failed; the harness said:" >&2
+	grep -E '^not ok|^#' build/demo/run.tap >&2
+	exit 1
+fi
