@@ -26,11 +26,13 @@ int kvm_prefault_user_memory_region2(void __user *argp,
  * Architecture backend.
  *
  * kvm_prefault_arch_map() maps the page at @gpa as a stage-2 read fault of
- * @vcpu would, with the vCPU loaded and kvm->srcu held.  It returns how many
- * bytes from @gpa (at most @size) are now mapped: a huge mapping counts up to
- * its end.  Otherwise it returns a negative errno and maps nothing.
+ * @vcpu would (a write fault with KVM_PRE_FAULT_MEMORY_WRITE in @flags),
+ * with the vCPU loaded and kvm->srcu held.  It returns how many bytes from
+ * @gpa (at most @size) are now mapped: a huge mapping counts up to its end.
+ * Otherwise it returns a negative errno and maps nothing.
  */
-long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size);
+long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
+			   u64 flags);
 
 /* The KVM_CAP_PRE_FAULT_MEMORY value: whether the ioctl can work at all. */
 int kvm_prefault_arch_supported(struct kvm *kvm);

@@ -13,8 +13,8 @@
 
 #include "kvm_prefault.h"
 
-/* No flags yet: a kernel must reject what it does not implement. */
-#define KVM_PREFAULT_VALID_FLAGS	0ULL
+/* A kernel must reject what it does not implement: upstream has no flag. */
+#define KVM_PREFAULT_VALID_FLAGS	KVM_PRE_FAULT_MEMORY_WRITE
 
 static int kvm_prefault_check_range(const struct kvm_pre_fault_memory *range)
 {
@@ -56,7 +56,8 @@ static long kvm_prefault_range(struct kvm_vcpu *vcpu,
 			break;
 		}
 
-		r = kvm_prefault_arch_map(vcpu, range->gpa, range->size);
+		r = kvm_prefault_arch_map(vcpu, range->gpa, range->size,
+					  range->flags);
 		if (WARN_ON_ONCE(r == 0))
 			r = -EIO;
 		if (r < 0)

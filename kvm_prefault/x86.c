@@ -2,9 +2,10 @@
 /*
  * KVM_PRE_FAULT_MEMORY on x86: drive KVM's own two-dimensional paging fault
  * handler for one GPA, so that a pre-faulted mapping is exactly the one a
- * guest read would have created (same level, same memtype, same
- * notifier/retry protocol), minus what only a real guest access does:
- * the Accessed bit, async page faults and the pf_taken statistic.
+ * guest read (or, with KVM_PRE_FAULT_MEMORY_WRITE, a guest write) would have
+ * created: same level, same memtype, same notifier/retry protocol, same
+ * dirty logging, minus what only a real guest access does: the Accessed
+ * bit, async page faults and the pf_taken statistic.
  *
  * Built into kvm.ko from virt/kvm/kvm_prefault/, with arch/x86/kvm on the
  * include path.
@@ -30,15 +31,21 @@ int kvm_prefault_arch_memory_fault_info(void)
 }
 
 /*
- * One attempt at a read fault on @gpa.  Returns a RET_PF_* value or a
- * negative errno, and in @level the page size the mapping was made with.
+ * One attempt at a fault on @gpa.  Returns a RET_PF_* value or a negative
+ * errno, and in @level the page size the mapping was made with.
  */
-static int kvm_prefault_x86_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u8 *level)
+static int kvm_prefault_x86_fault(struct kvm_vcpu *vcpu, gpa_t gpa,
+				  bool write, u8 *level)
 {
 	struct kvm_page_fault fault = {
 		.addr = gpa,
-		/* A read of a not-present page: never breaks copy-on-write. */
-		.error_code = 0,
+		/*
+		 * A read of a not-present page never breaks copy-on-write;
+		 * a write populates the host page writable, as the guest's
+		 * first write would.
+		 */
+		.error_code = write ? PFERR_WRITE_MASK : 0,
+		.write = write,
 		/*
 		 * Not a guest access: no Accessed bit, no async #PF, and
 		 * pf_taken keeps counting only what the guest took.
@@ -61,18 +68,11 @@ static int kvm_prefault_x86_fault(struct kvm_vcpu *vcpu, gpa_t gpa, u8 *level)
 	return r;
 }
 
-/* The memslot of @gpa is being deleted or moved (or gone already). */
-static bool kvm_prefault_x86_slot_invalid(struct kvm_vcpu *vcpu, gpa_t gpa)
-{
-	struct kvm_memory_slot *slot = kvm_vcpu_gfn_to_memslot(vcpu,
-							       gpa_to_gfn(gpa));
-
-	return slot && (slot->flags & KVM_MEMSLOT_INVALID);
-}
-
 static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
-				     u8 *level)
+				     u64 flags, u8 *level)
 {
+	struct kvm_memory_slot *slot;
+	bool write;
 	int r;
 
 	for (;;) {
@@ -88,8 +88,17 @@ static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
 		 * marked invalid, and the fault handler retries on such a
 		 * slot forever: let the caller drop SRCU and come back.
 		 */
-		if (kvm_prefault_x86_slot_invalid(vcpu, gpa))
+		slot = kvm_vcpu_gfn_to_memslot(vcpu, gpa_to_gfn(gpa));
+		if (slot && (slot->flags & KVM_MEMSLOT_INVALID))
 			return -EAGAIN;
+
+		/*
+		 * Guest writes to a read-only memslot are MMIO exits, never
+		 * mappings: write intent maps it for reads, like the guest's
+		 * own reads, instead of failing the whole range.
+		 */
+		write = (flags & KVM_PRE_FAULT_MEMORY_WRITE) && slot &&
+			!(slot->flags & KVM_MEM_READONLY);
 
 		/*
 		 * An obsolete root makes every fault stale until it is freed,
@@ -106,7 +115,7 @@ static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
 		if (!VALID_PAGE(vcpu->arch.mmu->root.hpa))
 			return -EIO;
 
-		r = kvm_prefault_x86_fault(vcpu, gpa, level);
+		r = kvm_prefault_x86_fault(vcpu, gpa, write, level);
 		if (r != RET_PF_RETRY)
 			break;
 
@@ -130,7 +139,8 @@ static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
 	}
 }
 
-long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size)
+long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
+			   u64 flags)
 {
 	u8 level = PG_LEVEL_4K;
 	u64 end;
@@ -145,7 +155,7 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size)
 	if (!tdp_enabled || vcpu->arch.mmu->page_fault != kvm_tdp_page_fault)
 		return -EOPNOTSUPP;
 
-	r = kvm_prefault_x86_map_page(vcpu, gpa, &level);
+	r = kvm_prefault_x86_map_page(vcpu, gpa, flags, &level);
 	if (r)
 		return r;
 

@@ -86,4 +86,13 @@ struct kvm_pre_fault_memory {
 	_IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
 #endif
 
+/*
+ * kvm-prefault extension, not in upstream KVM: pre-fault as a guest write
+ * would, populating the host memory writable (breaking copy-on-write) and
+ * mapping it writable in stage 2.  Upstream and older kernels reject every
+ * flag with EINVAL, so a VMM can probe for it and fall back.  The bit is
+ * taken from the top so that it stays clear of what upstream may define.
+ */
+#define KVM_PRE_FAULT_MEMORY_WRITE	(1ULL << 63)
+
 #endif /* _UAPI_LINUX_KVM_PREFAULT_H */
