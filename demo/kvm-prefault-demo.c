@@ -3,10 +3,11 @@
  * kvm-prefault-demo: a tiny VMM that shows what KVM_PRE_FAULT_MEMORY and
  * KVM_EXIT_MEMORY_FAULT change for a VMM, in words.
  *
- * The guest is 32-bit flat protected mode code that reads one byte from
- * every 4 KiB page of its RAM and then reports through an OUT instruction.
- * The demo runs it twice, without and with a pre-fault of the RAM, and
- * counts the stage-2 faults the guest took (KVM's pf_taken statistic).
+ * The guest is 32-bit flat protected mode code that reads (or writes) one
+ * byte of every 4 KiB page of its RAM and then reports through an OUT
+ * instruction.  The demo runs it without pre-fault, with upstream's read
+ * pre-fault and with our write-intent pre-fault, and counts the stage-2
+ * faults the guest took (KVM's pf_taken statistic).
  * Then it unmaps a page of guest RAM behind KVM's back, runs the guest,
  * and shows the memory-fault exit that names the page, repairs the mapping
  * and lets the guest finish.
@@ -31,10 +32,11 @@
 #define PORT_DONE	0x10
 
 /*
- * Guest: ESI = first byte, ECX = number of 4 KiB pages.  Reads one byte per
- * page, then OUT to PORT_DONE and HLT.
+ * Guests: ESI = first byte, ECX = number of 4 KiB pages.  Read (or write)
+ * one byte per page, then OUT to PORT_DONE and HLT.
  */
 extern const unsigned char guest_reader[], guest_reader_end[];
+extern const unsigned char guest_writer[], guest_writer_end[];
 asm(".pushsection .rodata\n"
     ".code32\n"
     "guest_reader:\n"
@@ -44,6 +46,13 @@ asm(".pushsection .rodata\n"
     "	outb %al, $0x10\n"
     "	hlt\n"
     "guest_reader_end:\n"
+    "guest_writer:\n"
+    "1:	movb %cl, (%esi)\n"
+    "	addl $4096, %esi\n"
+    "	loop 1b\n"
+    "	outb %al, $0x10\n"
+    "	hlt\n"
+    "guest_writer_end:\n"
     ".code64\n"
     ".popsection\n");
 
@@ -91,7 +100,7 @@ static void set_slot(struct vm *vm, int slot, uint64_t gpa, void *hva,
 		die("KVM_SET_USER_MEMORY_REGION2");
 }
 
-static void vm_create(struct vm *vm)
+static void vm_create(struct vm *vm, int writer)
 {
 	struct kvm_sregs sregs;
 	struct kvm_segment seg = {
@@ -115,7 +124,10 @@ static void vm_create(struct vm *vm)
 		die("mmap");
 	/* 4 KiB pages make the fault counts easy to read. */
 	madvise(vm->ram, RAM_SIZE, MADV_NOHUGEPAGE);
-	memcpy(vm->code, guest_reader, guest_reader_end - guest_reader);
+	if (writer)
+		memcpy(vm->code, guest_writer, guest_writer_end - guest_writer);
+	else
+		memcpy(vm->code, guest_reader, guest_reader_end - guest_reader);
 	set_slot(vm, 0, CODE_GPA, vm->code, 4096);
 	set_slot(vm, 1, RAM_GPA, vm->ram, RAM_SIZE);
 
@@ -185,9 +197,12 @@ static double now(void)
  * The loop a VMM should use: re-issue the same struct until it is done.
  * EINTR and EAGAIN leave progress in gpa/size; anything else is final.
  */
-static int prefault(struct vm *vm, uint64_t gpa, uint64_t size)
+static int prefault(struct vm *vm, uint64_t gpa, uint64_t size,
+		    uint64_t flags)
 {
-	struct kvm_pre_fault_memory range = { .gpa = gpa, .size = size };
+	struct kvm_pre_fault_memory range = {
+		.gpa = gpa, .size = size, .flags = flags,
+	};
 
 	while (range.size) {
 		if (ioctl(vm->vcpu, KVM_PRE_FAULT_MEMORY, &range) == 0)
@@ -216,20 +231,23 @@ static int run_guest(struct vm *vm)
 	}
 }
 
-static void pass(const char *title, int use_prefault)
+enum mode { NONE, READ, WRITE };
+
+static void pass(const char *title, int writer, enum mode mode)
 {
+	uint64_t flags = mode == WRITE ? KVM_PRE_FAULT_MEMORY_WRITE : 0;
 	struct vm vm;
 	double t0, t1;
 	uint64_t f0;
 	int r;
 
-	vm_create(&vm);
+	vm_create(&vm, writer);
 	guest_start(&vm);
 	t0 = now();
-	if (use_prefault) {
-		r = prefault(&vm, CODE_GPA, 4096);
+	if (mode != NONE) {
+		r = prefault(&vm, CODE_GPA, 4096, 0);
 		if (!r)
-			r = prefault(&vm, RAM_GPA, RAM_SIZE);
+			r = prefault(&vm, RAM_GPA, RAM_SIZE, flags);
 		if (r) {
 			errno = -r;
 			die("KVM_PRE_FAULT_MEMORY");
@@ -239,7 +257,7 @@ static void pass(const char *title, int use_prefault)
 	f0 = pf_taken();
 	if (run_guest(&vm))
 		die("KVM_RUN");
-	printf("  %-24s pre-fault %6.3f s, guest pass %6.3f s, stage-2 faults taken by the guest: %" PRIu64 "\n",
+	printf("  %-40s pre-fault %6.3f s, guest pass %6.3f s, stage-2 faults: %6" PRIu64 "\n",
 	       title, t1 - t0, now() - t1, pf_taken() - f0);
 	vm_destroy(&vm);
 }
@@ -252,7 +270,7 @@ static void memory_fault_demo(void)
 	struct vm vm;
 	int r;
 
-	vm_create(&vm);
+	vm_create(&vm, 0);
 	guest_start(&vm);
 	bad_hva = vm.ram + (bad_gpa - RAM_GPA);
 	/* Take a page away behind KVM's back, as a post-copy VMM would. */
@@ -293,7 +311,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	mount("none", "/sys/kernel/debug", "debugfs", 0, NULL);
 
-	vm_create(&probe);
+	vm_create(&probe, 0);
 	pre = cap(probe.fd, KVM_CAP_PRE_FAULT_MEMORY);
 	mfi = cap(probe.fd, KVM_CAP_MEMORY_FAULT_INFO);
 	printf("KVM module version %s: KVM_CAP_PRE_FAULT_MEMORY=%ld KVM_CAP_MEMORY_FAULT_INFO=%ld KVM_CAP_USER_MEMORY2=%ld\n",
@@ -307,8 +325,13 @@ int main(void)
 
 	printf("\nA guest reads every 4 KiB page of its %llu MiB of RAM once:\n",
 	       RAM_SIZE >> 20);
-	pass("without pre-fault:", 0);
-	pass("with KVM_PRE_FAULT_MEMORY:", 1);
+	pass("no pre-fault:", 0, NONE);
+	pass("KVM_PRE_FAULT_MEMORY:", 0, READ);
+	printf("\nA guest writes every 4 KiB page of its %llu MiB of RAM once:\n",
+	       RAM_SIZE >> 20);
+	pass("no pre-fault:", 1, NONE);
+	pass("KVM_PRE_FAULT_MEMORY (upstream, read):", 1, READ);
+	pass("... with KVM_PRE_FAULT_MEMORY_WRITE:", 1, WRITE);
 	printf("  (times are emulated: QEMU TCG runs this kernel; the fault counts are exact)\n");
 
 	printf("\nA VMM that lost a page of guest memory:\n");
