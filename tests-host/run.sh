@@ -104,6 +104,12 @@ _Static_assert(KVM_SET_USER_MEMORY_REGION2 == 0x40A0AE49, "ioctl number");
 _Static_assert(KVM_CAP_USER_MEMORY2 == 231 && KVM_CAP_MEMORY_FAULT_INFO == 232 &&
 	       KVM_CAP_PRE_FAULT_MEMORY == 236 && KVM_EXIT_MEMORY_FAULT == 39,
 	       "numbers");
+/* Read through the accessor at -O2: must not trip -Wstrict-aliasing. */
+unsigned long long gpa_of(struct kvm_run *run);
+unsigned long long gpa_of(struct kvm_run *run)
+{
+	return kvm_run_memory_fault(run)->gpa + kvm_run_memory_fault(run)->size;
+}
 int main(void) { return 0; }
 C
 mkdir -p "$tmp/new/linux"
@@ -126,8 +132,8 @@ struct kvm_userspace_memory_region2 {
 struct kvm_pre_fault_memory { __u64 gpa, size, flags, padding[5]; };
 #define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
 C
-if gcc -Wall -Wextra -Werror -Iinclude/uapi -o "$tmp/old" "$tmp/old.c" 2>"$tmp/err" &&
-   gcc -Wall -Wextra -Werror -I"$tmp/new" -Iinclude/uapi -o "$tmp/new.o" \
+if gcc -O2 -Wall -Wextra -Werror -Iinclude/uapi -o "$tmp/old" "$tmp/old.c" 2>"$tmp/err" &&
+   gcc -O2 -Wall -Wextra -Werror -I"$tmp/new" -Iinclude/uapi -o "$tmp/new.o" \
 	-c "$tmp/old.c" 2>>"$tmp/err"; then
 	ok "uapi header builds after an old and a new <linux/kvm.h>, upstream numbers"
 else

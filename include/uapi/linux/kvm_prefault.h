@@ -42,7 +42,12 @@
 #define KVM_MEMORY_EXIT_FLAG_PRIVATE	(1ULL << 3)
 #endif
 
-struct kvm_memory_fault_info {
+/*
+ * may_alias: the accessor below reads the kvm_run union through this type,
+ * which is allowed only for types that may alias others (-O2 optimizes on
+ * strict aliasing in userspace).
+ */
+struct __attribute__((__may_alias__)) kvm_memory_fault_info {
 	__u64 flags;
 	__u64 gpa;
 	__u64 size;
