@@ -446,6 +446,81 @@ static void test_eintr_pending_signal(void)
 	kl_vm_free(vm);
 }
 
+/* ---- hardware-poisoned memory: upstream's SIGBUS, not a memory fault ---- */
+
+static volatile sig_atomic_t got_sigbus;
+static void *volatile sigbus_addr;
+static volatile int sigbus_code;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	got_sigbus++;
+	sigbus_addr = si->si_addr;
+	sigbus_code = si->si_code;
+}
+
+/*
+ * KVM keeps upstream's behaviour for a poisoned host page: SIGBUS with
+ * BUS_MCEERR_AR at the page's host address to the faulting thread, and
+ * KVM_RUN (or a pre-fault) returns EINTR; exit_reason is never 39.
+ */
+static void test_hwpoison(void)
+{
+	const uint64_t bad = 3;
+	struct sigaction sa = { .sa_sigaction = on_sigbus,
+				.sa_flags = SA_SIGINFO };
+	struct kvm_pre_fault_memory r = { .gpa = GPA, .size = NPAGES * PAGE };
+	struct kl_vcpu *vcpu;
+	struct kl_vm *vm;
+	uint8_t *hva, *p;
+	int err = 0, ret;
+
+	vm = setup(&vcpu, &hva);
+	TEST_ASSERT(!sigaction(SIGBUS, &sa, NULL), "sigaction");
+	if (madvise(hva + bad * PAGE, PAGE, MADV_HWPOISON))
+		tap_skip("MADV_HWPOISON: %s (needs CONFIG_MEMORY_FAILURE "
+			 "and CAP_SYS_ADMIN)", strerror(errno));
+
+	load_read_pass(vcpu);
+	vcpu->run->exit_reason = KVM_EXIT_UNKNOWN;
+	ret = kl_vcpu_run(vcpu);
+	TEST_ASSERT(ret == -EINTR && vcpu->run->exit_reason == KVM_EXIT_INTR,
+		    "KVM_RUN on a poisoned page: %d (%s), exit_reason %u (%s); "
+		    "want EINTR, KVM_EXIT_INTR", ret, strerror(-ret),
+		    vcpu->run->exit_reason,
+		    kl_exit_name(vcpu->run->exit_reason));
+	TEST_ASSERT(got_sigbus && sigbus_code == BUS_MCEERR_AR &&
+		    sigbus_addr == hva + bad * PAGE,
+		    "SIGBUS %d code %d addr %p; want BUS_MCEERR_AR at %p",
+		    (int)got_sigbus, sigbus_code, sigbus_addr,
+		    (void *)(hva + bad * PAGE));
+
+	/* Pre-fault stops at the page the same way: progress, then EINTR. */
+	if (kl_probe_prefault(&err) != KL_PF_TDP)
+		goto repair;
+	ret = kl_pre_fault(vcpu, &r);
+	TEST_ASSERT(!ret && r.gpa == GPA + bad * PAGE,
+		    "pre-fault: %d, gpa %#llx; want progress up to %#" PRIx64,
+		    ret, r.gpa, GPA + bad * PAGE);
+	got_sigbus = 0;
+	ret = kl_pre_fault(vcpu, &r);
+	TEST_ASSERT(ret == -EINTR && got_sigbus &&
+		    sigbus_code == BUS_MCEERR_AR && r.gpa == GPA + bad * PAGE,
+		    "pre-fault re-issue: %d (%s), SIGBUS %d code %d, gpa %#llx",
+		    ret, strerror(-ret), (int)got_sigbus, sigbus_code, r.gpa);
+
+repair:
+	/* A VMM replaces the page and the guest goes on. */
+	p = mmap(hva + bad * PAGE, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	TEST_ASSERT(p == hva + bad * PAGE, "mmap MAP_FIXED");
+	fill(hva, bad, 1);
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	kl_vm_free(vm);
+}
+
 /* ---- KVM_PRE_FAULT_MEMORY over a bad page ---- */
 
 static void test_pre_fault_stops_at_bad_page(void)
@@ -499,6 +574,7 @@ static const struct tap_test tests[] = {
 	{ "eintr_immediate_exit", test_eintr_immediate_exit, 0 },
 	{ "eintr_pending_signal", test_eintr_pending_signal, 0 },
 	{ "pre_fault_stops_at_bad_page", test_pre_fault_stops_at_bad_page, 0 },
+	{ "hwpoison_sigbus", test_hwpoison, 0 },
 };
 
 int main(void)
