@@ -116,6 +116,16 @@ static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
 			return -EIO;
 
 		r = kvm_prefault_x86_fault(vcpu, gpa, write, level);
+
+		/*
+		 * KVM emulates every write to a write-tracked page (one that
+		 * shadows guest page tables, or KVMGT's): map it for reads,
+		 * as the guest would find it, instead of failing the range.
+		 */
+		if (r == RET_PF_EMULATE && write) {
+			flags &= ~KVM_PRE_FAULT_MEMORY_WRITE;
+			continue;
+		}
 		if (r != RET_PF_RETRY)
 			break;
 
