@@ -12,8 +12,11 @@ echo "demo: installing dependencies and building (first run: a few minutes)"
 harness/deps.sh >/dev/null
 kver=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
 	sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
-make -s KVER="$kver" -j"$(nproc)" modules >/dev/null
 mkdir -p build/demo
+make -s KVER="$kver" -j"$(nproc)" modules >build/demo/build.log 2>&1 || {
+	cat build/demo/build.log >&2
+	exit 1
+}
 gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
 	-o build/demo/kvm-prefault-demo demo/kvm-prefault-demo.c
 

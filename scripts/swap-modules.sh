@@ -36,6 +36,12 @@ busy() {
 	return 1
 }
 
+# insmod skips /etc/modprobe.d: pass its "options" lines on ourselves.
+options() {
+	modprobe -c 2>/dev/null | awk -v m="$1" \
+		'$1 == "options" && $2 == m { for (i = 3; i <= NF; i++) print $i }'
+}
+
 unload_all() {
 	local m
 	for m in kvm_amd kvm_intel kvm; do
@@ -49,7 +55,8 @@ load_stock() {
 	modprobe irqbypass
 	[ "$vendor" = kvm_intel ] || modprobe ccp 2>/dev/null || true
 	for f in kvm "$vendor_ko"; do
-		insmod "$(ls "$k/$f".ko* | head -n 1)"
+		# shellcheck disable=SC2046 # one word per option
+		insmod "$(ls "$k/$f".ko* | head -n 1)" $(options "${f//-/_}")
 	done
 }
 
@@ -65,7 +72,9 @@ load)
 	unload_all
 	modprobe irqbypass
 	[ "$vendor" = kvm_intel ] || modprobe ccp 2>/dev/null || true
-	if ! insmod "$dir/kvm.ko" || ! insmod "$dir/$vendor_ko.ko"; then
+	# shellcheck disable=SC2046 # one word per option
+	if ! insmod "$dir/kvm.ko" $(options kvm) ||
+	   ! insmod "$dir/$vendor_ko.ko" $(options "$vendor"); then
 		unload_all 2>/dev/null || true
 		load_stock
 		die "loading our modules failed (see dmesg); the distribution's KVM is back"
