@@ -19,71 +19,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guest_code.h"
 #include "kvm_lite.h"
 
 /*
  * Guest: read the byte at ESI, then ESI += EDI, ECX times; fold the bytes
  * into EBX (ebx = ebx * 31 + byte), report EBX, then done.
  */
-KL_GUEST_BLOB(guest_read_pass);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_read_pass_start:\n"
-    "	xorl %ebx, %ebx\n"
-    "1:	movzbl (%esi), %eax\n"
-    "	imull $31, %ebx, %ebx\n"
-    "	addl %eax, %ebx\n"
-    "	addl %edi, %esi\n"
-    "	decl %ecx\n"
-    "	jnz 1b\n"
-    "	movl %ebx, %eax\n"
-    "	outl %eax, $0x11\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_read_pass_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
-/* Guest: write DL to the byte at ESI, then ESI += EDI, ECX times; done. */
-KL_GUEST_BLOB(guest_write_pass);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_write_pass_start:\n"
-    "1:	movb %dl, (%esi)\n"
-    "	addl %edi, %esi\n"
-    "	decl %ecx\n"
-    "	jnz 1b\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_write_pass_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
-/* Guest: EAX = 32-bit load from ESI; report it; done. */
-KL_GUEST_BLOB(guest_peek);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_peek_start:\n"
-    "	movl (%esi), %eax\n"
-    "	outl %eax, $0x11\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_peek_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
-/* Guest: 32-bit store of EDX to ESI; done. */
-KL_GUEST_BLOB(guest_poke);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_poke_start:\n"
-    "	movl %edx, (%esi)\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_poke_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
 #define SLOT		1
 #define NPAGES		16
 #define PAGE		KL_PAGE_SIZE

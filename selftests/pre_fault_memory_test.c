@@ -21,46 +21,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "guest_code.h"
 #include "kvm_lite.h"
 
 /*
  * Guest: read the byte at ESI, then ESI += EDI, ECX times; fold the bytes
  * into EBX (ebx = ebx * 31 + byte), report EBX, then done.
  */
-KL_GUEST_BLOB(guest_read_pass);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_read_pass_start:\n"
-    "	xorl %ebx, %ebx\n"
-    "1:	movzbl (%esi), %eax\n"
-    "	imull $31, %ebx, %ebx\n"
-    "	addl %eax, %ebx\n"
-    "	addl %edi, %esi\n"
-    "	decl %ecx\n"
-    "	jnz 1b\n"
-    "	movl %ebx, %eax\n"
-    "	outl %eax, $0x11\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_read_pass_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
-/* Guest: write DL to the byte at ESI, then ESI += EDI, ECX times; done. */
-KL_GUEST_BLOB(guest_write_pass);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_write_pass_start:\n"
-    "1:	movb %dl, (%esi)\n"
-    "	addl %edi, %esi\n"
-    "	decl %ecx\n"
-    "	jnz 1b\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_write_pass_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
 #define DATA_SLOT	1
 #define MiB		((uint64_t)1 << 20)
 #define GiB		((uint64_t)1 << 30)

@@ -14,36 +14,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "guest_code.h"
 #include "kvm_lite.h"
 
 #ifndef KVM_CAP_GUEST_MEMFD
 #define KVM_CAP_GUEST_MEMFD 234
 #endif
-
-/* Guest: EAX = 32-bit load from ESI; report it; done. */
-KL_GUEST_BLOB(guest_peek);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_peek_start:\n"
-    "	movl (%esi), %eax\n"
-    "	outl %eax, $0x11\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_peek_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
-/* Guest: 32-bit store of EDX to ESI; done. */
-KL_GUEST_BLOB(guest_poke);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_poke_start:\n"
-    "	movl %edx, (%esi)\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_poke_end:\n"
-    ".code64\n"
-    ".popsection\n");
 
 #define SLOT		1
 #define SIZE		(2 * KL_HPAGE_SIZE)
