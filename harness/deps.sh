@@ -1,0 +1,41 @@
+#!/bin/bash
+# deps.sh: install what the module build and the QEMU harness need on a
+# Debian 12 machine.  Idempotent: does nothing when all are installed, runs
+# apt-get update only when something is missing.  Needs root.
+set -euo pipefail
+
+die() { echo "deps.sh: error: $*" >&2; exit 1; }
+
+pkgs=(
+	# module build (kbuild against Debian's headers)
+	make gcc libc6-dev bc flex bison libelf-dev libssl-dev kmod
+	linux-source-6.1 linux-headers-amd64
+	# static selftests and kselftests (libc.a is in libc6-dev), readelf/strip
+	binutils
+	# harness: unpack the kernel image and source, build the initramfs, boot
+	xz-utils cpio gzip busybox-static qemu-system-x86 coreutils apt dpkg
+)
+
+installed() {	# installed PKG: is PKG installed?
+	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
+missing=()
+for p in "${pkgs[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "deps.sh: all ${#pkgs[@]} packages installed"
+	exit 0
+fi
+
+[ "$(id -u)" = 0 ] || die "need root to install: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+echo "deps.sh: installing ${missing[*]}"
+apt-get update -qq || die "apt-get update failed"
+apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+	die "apt-get install ${missing[*]} failed"
+for p in "${missing[@]}"; do
+	installed "$p" || die "$p still not installed"
+done
+echo "deps.sh: done"

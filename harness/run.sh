@@ -1,0 +1,398 @@
+#!/bin/bash
+# run.sh: boot Debian's stock kernel under QEMU/TCG (AMD SVM + NPT) and run
+# our tests and the kernel's KVM selftests against stock and our KVM modules.
+# Prints TAP on stdout, progress on stderr; exit 0 iff nothing failed.
+# See harness/README.
+set -euo pipefail
+
+# The whole script is one compound command, so bash parses all of it before
+# running any: editing run.sh while a run is in progress cannot break it.
+{
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+prog=run.sh
+
+die() { echo "$prog: error: $*" >&2; exit 2; }
+note() { [ "$quiet" = 1 ] || echo "# $*" >&2; }
+
+usage() {
+	cat >&2 <<EOF
+usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
+                      [--cache DIR] [--phases "stock ours ..."]
+                      [--timeout SECONDS] [--max-time SECONDS]
+                      [--append "KERNEL ARGS"] [--smp N] [--accel ACCEL] [--quiet]
+  --kver KVER        Debian kernel ABI, e.g. 6.1.0-56-amd64
+  --ours DIR         directory with our kvm.ko and kvm-amd.ko (.ko or .ko.xz)
+  --tests DIR        our static test binaries (every executable file; may be empty)
+  --kselftests DIR   kselftest binaries from harness/kselftests.sh (OUTDIR/bin)
+  --cache DIR        downloads and run outputs (default: <repo>/.cache)
+  --phases "..."     phases from harness/phases.conf to run, in that order
+                     (default: all of them)
+  --timeout SECONDS  default per-test timeout (default 120)
+  --max-time SECONDS hard limit for the whole guest run (default 3600)
+  --append "ARGS"    extra guest kernel command line
+  --smp N            guest CPUs (default 2)
+  --accel ACCEL      QEMU -accel value (default tcg,thread=single; see README)
+  --quiet            no progress on stderr
+EOF
+	exit 2
+}
+
+kver=
+ours=
+tests=
+kselftests=
+cache=$here/../.cache
+phases=
+timeout=120
+max_time=3600
+append_extra=
+smp=2
+# Multi-threaded TCG (QEMU 7.2) with nested SVM wedges the guest now and
+# then (both vCPUs spinning in the L1 kernel with interrupts off); one TCG
+# thread for both vCPUs does not.  See README.
+accel=tcg,thread=single
+quiet=0
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kver) kver=${2:?}; shift 2 ;;
+	--ours) ours=${2:?}; shift 2 ;;
+	--tests) tests=${2:?}; shift 2 ;;
+	--kselftests) kselftests=${2:?}; shift 2 ;;
+	--cache) cache=${2:?}; shift 2 ;;
+	--phases) phases=${2:?}; shift 2 ;;
+	--timeout) timeout=${2:?}; shift 2 ;;
+	--max-time) max_time=${2:?}; shift 2 ;;
+	--append) append_extra=${2:?}; shift 2 ;;
+	--smp) smp=${2:?}; shift 2 ;;
+	--accel) accel=${2:?}; shift 2 ;;
+	--quiet) quiet=1; shift ;;
+	-h|--help) usage ;;
+	*) echo "$prog: error: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+
+if [ -z "$kver" ]; then
+	guess=$(find /usr/src -maxdepth 1 -name 'linux-headers-*-amd64' -printf '%f\n' 2>/dev/null | sed 's/^linux-headers-//' | sort -V | tail -n1)
+	die "--kver is required (e.g. ${guess:-6.1.0-56-amd64})"
+fi
+[ -n "$tests" ] || die "--tests DIR is required (may be an empty directory)"
+[ -d "$tests" ] || die "--tests: $tests is not a directory"
+[ -z "$kselftests" ] || [ -d "$kselftests" ] || die "--kselftests: $kselftests is not a directory"
+if ! [[ $timeout =~ ^[0-9]+$ ]] || [ "$timeout" -eq 0 ]; then
+	die "--timeout must be a positive integer"
+fi
+[[ $max_time =~ ^[0-9]+$ ]] || die "--max-time must be an integer"
+[[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer"
+for t in qemu-system-x86_64 cpio gzip gcc timeout; do
+	command -v "$t" >/dev/null || die "$t not found: run harness/deps.sh"
+done
+[ -x /bin/busybox ] || die "/bin/busybox not found: run harness/deps.sh (busybox-static)"
+grep -q INTERP <<<"$(readelf -l /bin/busybox)" && die "/bin/busybox is not static: install busybox-static"
+
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
+work=$cache/harness
+# One directory per run (several runs may share a cache); "last" points
+# at the newest.  Runs older than the 10 newest are removed.
+mkdir -p "$work/runs"
+out=$work/runs/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$out"
+[ -L "$work/last" ] || rm -rf "$work/last"
+ln -sfn "runs/${out##*/}" "$work/last"
+find "$work/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
+	sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -rf
+
+# ---- plan ---------------------------------------------------------------
+declare -A phase_line=()
+all_phases=()
+while read -r name modset kp ap suites rest; do
+	case $name in ""|"#"*) continue ;; esac
+	if [ -z "$suites" ] || [ -n "$rest" ]; then
+		die "phases.conf: bad line for '$name'"
+	fi
+	phase_line[$name]="$modset $kp $ap $suites"
+	all_phases+=("$name")
+done <"$here/phases.conf"
+if [ -z "$phases" ]; then
+	phases="${all_phases[*]}"
+fi
+need_ours=0
+for p in $phases; do
+	[ -n "${phase_line[$p]:-}" ] || die "unknown phase '$p' (phases.conf has: ${all_phases[*]})"
+	read -r modset _ <<<"${phase_line[$p]}"
+	case $modset in
+	stock) ;;
+	ours) need_ours=1 ;;
+	*) die "phases.conf: phase $p: unknown modset '$modset'" ;;
+	esac
+done
+if [ "$need_ours" = 1 ]; then
+	[ -n "$ours" ] || die "--ours DIR is required by phases using our modules"
+	[ -d "$ours" ] || die "--ours: $ours is not a directory"
+fi
+
+# ---- kernel image -------------------------------------------------------
+img=$("$here/image.sh" "$kver" "$cache") || die "image.sh $kver failed"
+vmlinuz=$img/boot/vmlinuz-$kver
+moddir=$img/lib/modules/$kver/kernel
+
+# ---- runner -------------------------------------------------------------
+runner=$work/runner
+if [ ! -x "$runner" ] || [ "$here/runner.c" -nt "$runner" ]; then
+	gcc -static -O2 -Wall -Wextra -Werror -o "$runner.$$" "$here/runner.c" ||
+		die "building runner failed"
+	mv "$runner.$$" "$runner"
+fi
+
+# ---- initramfs ----------------------------------------------------------
+root=$out/initramfs
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,harness,modules/stock,modules/ours,tests/tests,tests/kselftests}
+cp /bin/busybox "$root/bin/busybox"
+for a in $(/bin/busybox --list); do
+	[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
+done
+cp "$runner" "$root/bin/runner"
+install -m 0755 "$here/guest-init" "$root/init"
+
+copy_ko() {	# copy_ko SRC DESTDIR NAME: .ko, .ko.xz, .ko.zst, .ko.gz
+	case $1 in
+	*.ko) cp "$1" "$2/$3.ko" ;;
+	*.ko.xz) xz -dc "$1" >"$2/$3.ko" ;;
+	*.ko.zst) zstd -qdc "$1" >"$2/$3.ko" ;;
+	*.ko.gz) gzip -dc "$1" >"$2/$3.ko" ;;
+	*) die "unknown module format: $1" ;;
+	esac || die "cannot copy module $1"
+}
+find_ko() {	# find_ko DIR NAME: first NAME.ko* under DIR
+	find "$1" \( -name "$2.ko" -o -name "$2.ko.*" \) -print -quit
+}
+for m in irqbypass ccp kvm kvm-amd; do
+	f=$(find_ko "$moddir" "$m")
+	[ -n "$f" ] || die "stock $m.ko not found under $moddir"
+	copy_ko "$f" "$root/modules/stock" "$m"
+done
+if [ "$need_ours" = 1 ]; then
+	for m in kvm kvm-amd; do
+		f=$(find "$ours" -maxdepth 1 \( -name "$m.ko" -o -name "$m.ko.*" \) -print -quit)
+		[ -n "$f" ] || die "--ours: no $m.ko in $ours"
+		copy_ko "$f" "$root/modules/ours" "$m"
+	done
+fi
+
+add_tests() {	# add_tests SRCDIR SUITE [EXCLUDE_FILE]: prints added names
+	local src=$1 suite=$2 excl=${3:-} f name
+	for f in "$src"/*; do
+		if [ ! -f "$f" ] || [ ! -x "$f" ]; then
+			continue
+		fi
+		name=${f##*/}
+		if [ -n "$excl" ] && grep -qE "^[[:space:]]*${name}([[:space:]]|#|$)" "$excl"; then
+			continue
+		fi
+		if grep -q INTERP <<<"$(readelf -l "$f" 2>/dev/null)"; then
+			die "$f is dynamically linked: tests must be static"
+		fi
+		# Strip debug info: the initramfs stays small, the log is enough.
+		strip --strip-debug -o "$root/tests/$suite/$name" "$f" 2>/dev/null ||
+			cp "$f" "$root/tests/$suite/$name"
+		chmod 0755 "$root/tests/$suite/$name"
+		echo "$name"
+	done
+}
+# (not in a subshell, so that die stops run.sh)
+add_tests "$tests" tests >"$out/tests.list"
+mapfile -t our_tests <"$out/tests.list"
+ks_tests=()
+if [ -n "$kselftests" ]; then
+	add_tests "$kselftests" kselftests "$here/kselftests.exclude" >"$out/kselftests.list"
+	mapfile -t ks_tests <"$out/kselftests.list"
+	[ "${#ks_tests[@]}" -gt 0 ] || die "--kselftests: no executable files in $kselftests"
+fi
+
+ks_tune() {	# ks_tune NAME: "TIMEOUT [ARGS...]" from kselftests.timeout
+	local n t args a
+	while read -r n t args; do
+		[ "$n" = "$1" ] || continue
+		read -r -a a <<<"${args%%#*}"
+		[ "${a[0]:-}" != "--" ] || a=("${a[@]:1}")
+		echo "$t ${a[*]}"
+		return
+	done <"$here/kselftests.timeout"
+	echo "$timeout"
+}
+
+# run.list for the guest, and the list of expected results for the host.
+runlist=$root/harness/run.list
+expected=$out/expected
+: >"$runlist"
+: >"$expected"
+max_t=$timeout
+for p in $phases; do
+	read -r modset kp ap suites <<<"${phase_line[$p]}"
+	echo "PHASE $p $modset $kp $ap" >>"$runlist"
+	echo "$p PHASE" >>"$expected"
+	for s in ${suites//,/ }; do
+		case $s in
+		tests)
+			for n in "${our_tests[@]}"; do
+				echo "TEST tests $n $timeout" >>"$runlist"
+				echo "$p tests/$n" >>"$expected"
+			done ;;
+		kselftests)
+			for n in "${ks_tests[@]}"; do
+				read -r t args <<<"$(ks_tune "$n")"
+				[[ $t =~ ^[0-9]+$ ]] || die "kselftests.timeout: bad timeout for $n"
+				[ "$t" -le "$max_t" ] || max_t=$t
+				echo "TEST kselftests $n $t${args:+ $args}" >>"$runlist"
+				echo "$p kselftests/$n" >>"$expected"
+			done ;;
+		*) die "phases.conf: phase $p: unknown suite '$s'" ;;
+		esac
+	done
+done
+
+initrd=$out/initrd.gz
+(cd "$root" && find . -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc --owner=0:0 --quiet | gzip -1 >"$initrd") ||
+	die "building the initramfs failed"
+rm -rf "$root"
+note "initramfs $initrd ($(du -h "$initrd" | cut -f1)): ${#our_tests[@]} tests, ${#ks_tests[@]} kselftests, phases: $phases"
+
+# ---- boot ---------------------------------------------------------------
+console=$out/console.log
+results=$out/results.log
+: >"$console"
+: >"$results"
+# TCG runs the guest 10-100x slower than hardware while its clocks follow
+# the host's: stretch the RCU stall (max 300 s) and soft lockup (2 x 60 s)
+# detectors so that they catch real lockups, not emulation speed.
+cmdline="console=ttyS0 panic=-1 panic_on_warn=1 rcupdate.rcu_cpu_stall_timeout=300 watchdog_thresh=60 $append_extra"
+# A guest whose result channel is silent this long is hung.
+idle_limit=$((max_t + 180))
+
+# HMP monitor socket, to look at a hung guest ("info registers -a").
+monitor=none
+if [ ${#out} -lt 90 ]; then
+	monitor="unix:$out/monitor.sock,server=on,wait=off"
+fi
+
+start=$(date +%s)
+timeout --kill-after=10 "$max_time" \
+	qemu-system-x86_64 -M q35 -accel "$accel" -cpu EPYC,+svm,+npt -m 2G -smp "$smp" \
+	-display none -net none -no-reboot \
+	-monitor "$monitor" \
+	-serial "file:$console" -serial "file:$results" \
+	-kernel "$vmlinuz" -initrd "$initrd" -append "$cmdline" \
+	</dev/null >"$out/qemu.log" 2>&1 &
+qpid=$!
+# Do not leave a QEMU behind when run.sh is stopped.
+trap 'kill "$qpid" 2>/dev/null || true' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+hung=
+seen=0
+last_change=$start
+while kill -0 "$qpid" 2>/dev/null; do
+	sleep 1
+	n=$(wc -l <"$results")
+	if [ "$n" -ne "$seen" ]; then
+		if [ "$quiet" != 1 ]; then
+			tail -n +"$((seen + 1))" "$results" | head -n "$((n - seen))" |
+				tr -d '\r' | sed -n 's/^RESULT /# /p; s/^PHASE /# phase /p' >&2 || true
+		fi
+		seen=$n
+		last_change=$(date +%s)
+	elif [ $(($(date +%s) - last_change)) -gt "$idle_limit" ]; then
+		hung="no result for ${idle_limit}s"
+		kill "$qpid" 2>/dev/null || true
+		break
+	fi
+done
+wait "$qpid" && qrc=0 || qrc=$?
+elapsed=$(($(date +%s) - start))
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	hung=${hung:-"hit --max-time ${max_time}s"}
+fi
+note "guest ran ${elapsed}s, qemu exit $qrc${hung:+, killed: $hung}"
+
+# ---- report -------------------------------------------------------------
+tr -d '\r' <"$results" >"$out/results.txt"
+res=$out/results.txt
+
+splats=$("$here/scan-log.sh" "$console" || true)
+
+npass=0 nfail=0 nskip=0 idx=0
+declare -A verdict=()
+tap() {	# tap ok|notok|skip NAME [COMMENT]
+	idx=$((idx + 1))
+	case $1 in
+	ok) npass=$((npass + 1)); echo "ok $idx - $2${3:+ # $3}" ;;
+	skip) nskip=$((nskip + 1)); echo "ok $idx - $2 # SKIP${3:+ $3}" ;;
+	*) nfail=$((nfail + 1)); echo "not ok $idx - $2${3:+ # $3}" ;;
+	esac
+}
+test_log() {	# test_log PHASE ID: the test's framed console output as TAP comments
+	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
+	tr -d '\r' <"$console" |
+		awk -v b="=== BEGIN $1/$2 " -v e="=== END $1/$2:" \
+			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' |
+		tail -n 40 | cut -c1-400 | sed 's/^/#   /' || true
+}
+
+total=$(($(wc -l <"$expected") + 2))
+echo "TAP version 13"
+echo "1..$total"
+while read -r p id; do
+	if [ "$id" = PHASE ]; then
+		line=$(grep -m1 "^PHASE $p " "$res" || true)
+		case $line in
+		"PHASE $p ok"*) tap ok "$p/load modules" ;;
+		"") tap notok "$p/load modules" "phase never started" ;;
+		*) tap notok "$p/load modules" "${line#PHASE "$p" fail }" ;;
+		esac
+		continue
+	fi
+	line=$(grep -m1 "^RESULT $p $id " "$res" || true)
+	read -r _ _ _ v secs <<<"$line"
+	verdict[$p/$id]=${v:-none}
+	case ${v:-} in
+	pass) tap ok "$p/$id" "${secs}s" ;;
+	skip)
+		# A kselftest that passes on stock must pass on our modules too.
+		if [[ $id == kselftests/* ]] && [ "$p" != stock ] && [ "${verdict[stock/$id]:-}" = pass ]; then
+			tap notok "$p/$id" "skipped here but passed on stock"
+		else
+			tap skip "$p/$id" "${secs}s"
+		fi ;;
+	timeout) tap notok "$p/$id" "TIMEOUT after ${secs}s"; test_log "$p" "$id" ;;
+	fail) tap notok "$p/$id" "failed after ${secs}s"; test_log "$p" "$id" ;;
+	*)
+		if grep -q "^START $p $id\$" "$res"; then
+			tap notok "$p/$id" "no result: the guest died during this test"
+			test_log "$p" "$id"
+		else
+			tap notok "$p/$id" "no result: never started"
+		fi ;;
+	esac
+done <"$expected"
+
+if [ -z "$splats" ]; then
+	tap ok "kernel log clean"
+else
+	tap notok "kernel log clean" "splat in $console"
+	printf '%s\n' "$splats" | sed 's/^/#   /'
+fi
+if grep -q '^DONE$' "$res" && [ -z "$hung" ]; then
+	tap ok "guest finished" "${elapsed}s"
+else
+	tap notok "guest finished" "${hung:-no DONE on the result channel (guest crashed?)}"
+	tr -d '\r' <"$console" | tail -n 30 | cut -c1-400 | sed 's/^/#   /' || true
+fi
+
+echo "# console log: $console"
+echo "# results:     $results"
+echo "$npass passed, $nfail failed, $nskip skipped"
+[ "$nfail" -eq 0 ]
+exit
+}
