@@ -57,4 +57,16 @@ static inline void kvm_prefault_memory_fault_exit(struct kvm_vcpu *vcpu,
 	info->size = size;
 }
 
+/*
+ * At the start of KVM_RUN: never let userspace read a memory-fault exit
+ * left over from an earlier call.  Other values stay as they are: existing
+ * VMMs (and the 6.1 KVM selftests) read exit_reason after KVM_RUN calls
+ * that do not set it.
+ */
+static inline void kvm_prefault_run_begin(struct kvm_vcpu *vcpu)
+{
+	if (vcpu->run->exit_reason == KVM_EXIT_MEMORY_FAULT)
+		vcpu->run->exit_reason = KVM_EXIT_UNKNOWN;
+}
+
 #endif /* __KVM_PREFAULT_H */
