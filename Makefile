@@ -7,6 +7,7 @@
 #   make load / unload   swap the running kernel's KVM modules for ours / back
 #   make check           build, then run every test under QEMU (the CI entry)
 #   make demo            build, boot the stock kernel with our KVM, run a VM
+#   make bench           pre-fault benchmark, ours against upstream (bench/)
 #
 # KVER  target kernel release       (default: the running kernel)
 # KDIR  its headers                 (default: /lib/modules/$KVER/build)
@@ -49,7 +50,7 @@ endif
 endif
 
 .PHONY: all modules prepare install load unload check demo clean \
-	selftests patches
+	selftests patches bench
 
 all: modules
 
@@ -82,6 +83,9 @@ check:
 
 demo:
 	@scripts/demo.sh
+
+bench:
+	@bench/run.sh
 
 clean:
 	rm -rf build
