@@ -19,7 +19,8 @@ usage() {
 usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
                       [--cache DIR] [--phases "stock ours ..."]
                       [--timeout SECONDS] [--max-time SECONDS]
-                      [--append "KERNEL ARGS"] [--smp N] [--accel ACCEL] [--quiet]
+                      [--append "KERNEL ARGS"] [--smp N] [--mem SIZE]
+                      [--accel ACCEL] [--quiet]
   --kver KVER        Debian kernel ABI, e.g. 6.1.0-56-amd64
   --ours DIR         directory with our kvm.ko and kvm-amd.ko (.ko or .ko.xz)
   --tests DIR        our static test binaries (every executable file; may be empty)
@@ -31,6 +32,7 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
   --max-time SECONDS hard limit for the whole guest run (default 3600)
   --append "ARGS"    extra guest kernel command line
   --smp N            guest CPUs (default 2)
+  --mem SIZE         guest RAM, QEMU -m syntax, e.g. 4G or 3584M (default 2G)
   --accel ACCEL      QEMU -accel value (default tcg,thread=single; see README)
   --quiet            no progress on stderr
 EOF
@@ -47,6 +49,7 @@ timeout=120
 max_time=3600
 append_extra=
 smp=2
+mem=2G
 # Multi-threaded TCG (QEMU 7.2) with nested SVM wedges the guest now and
 # then (both vCPUs spinning in the L1 kernel with interrupts off); one TCG
 # thread for both vCPUs does not.  See README.
@@ -65,6 +68,7 @@ while [ $# -gt 0 ]; do
 	--max-time) max_time=${2:?}; shift 2 ;;
 	--append) append_extra=${2:?}; shift 2 ;;
 	--smp) smp=${2:?}; shift 2 ;;
+	--mem) mem=${2:?}; shift 2 ;;
 	--accel) accel=${2:?}; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h|--help) usage ;;
@@ -84,6 +88,7 @@ if ! [[ $timeout =~ ^[0-9]+$ ]] || [ "$timeout" -eq 0 ]; then
 fi
 [[ $max_time =~ ^[0-9]+$ ]] || die "--max-time must be an integer"
 [[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer"
+[[ $mem =~ ^[1-9][0-9]*[MG]$ ]] || die "--mem must be a size like 4G or 3584M"
 for t in qemu-system-x86_64 cpio gzip gcc timeout; do
 	command -v "$t" >/dev/null || die "$t not found: run harness/deps.sh"
 done
@@ -279,7 +284,7 @@ fi
 
 start=$(date +%s)
 timeout --kill-after=10 "$max_time" \
-	qemu-system-x86_64 -M q35 -accel "$accel" -cpu EPYC,+svm,+npt -m 2G -smp "$smp" \
+	qemu-system-x86_64 -M q35 -accel "$accel" -cpu EPYC,+svm,+npt -m "$mem" -smp "$smp" \
 	-display none -net none -no-reboot \
 	-monitor "$monitor" \
 	-serial "file:$console" -serial "file:$results" \
