@@ -1,0 +1,293 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench/run.sh: benchmark kvm-prefault's pre-fault against upstream KVM.
+#
+# Builds our KVM modules for Debian's 6.1 kernel and bench/kvm-prefault-bench
+# (static), then runs the bench inside the QEMU harness (harness/run.sh) on
+#   ours      Debian 6.1 with our modules            (harness phase "ours")
+#   upstream  Debian bookworm's 6.12 with its own KVM (harness phase "stock")
+#   upstream7 optional: the newest 7.x from trixie-backports, stock KVM
+# and prints a table of our figures with ratios to upstream's, the issue 5
+# targets as PASS/FAIL lines, and writes results.csv, results.txt and
+# results.png to the output directory.  See bench/README.
+#
+# usage: bench/run.sh [--sizes MIB,MIB,...] [--out DIR] [--only NAME,...]
+#                     [--full] [--dry-run]
+#   --sizes  guest RAM sizes to measure, MiB (default 256,1024,2048; above
+#            1024 needs harness/run.sh --mem)
+#   --out    output directory (default build/bench)
+#   --dry-run  print the plan (kernels, sizes, guest memory) and stop
+#   --only   runs to do, of ours,upstream,upstream7 (default: all; the first
+#            one is what the report calls ours)
+#   --full   also measure read pre-fault + write pass above 256 MiB (slow:
+#            two emulated stage-2 faults per page; about 6 more minutes)
+# environment:
+#   BENCH_SIZES=256,1024,2048    sizes in MiB (as --sizes)
+#   BENCH_UPSTREAM_KVER=ABI      upstream kernel ABI (default: what
+#                                linux-image-6.12-amd64 depends on)
+#   BENCH_TRIXIE_BACKPORTS=1     also bench the newest 7.x kernel from
+#                                trixie-backports (adds an apt source for it)
+#   BENCH_ACCEL=tcg              QEMU -accel for the harness (its default is
+#                                tcg,thread=single: one host thread runs both
+#                                vCPUs, so 2-vCPU pre-fault cannot be faster;
+#                                multi-threaded "tcg" can, but the harness
+#                                README says it wedges nested SVM now and then)
+# Exit status: 0 when every target passed, 1 when one failed, 2 on errors.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prog=bench/run.sh
+cd "$top"
+
+die() { echo "$prog: error: $*" >&2; exit 2; }
+note() { echo "$prog: $*" >&2; }
+
+sizes=${BENCH_SIZES:-256,1024,2048}
+out=$top/build/bench
+only=
+full=0
+dry_run=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--sizes) sizes=${2:?}; shift 2 ;;
+	--out) out=${2:?}; shift 2 ;;
+	--only) only=${2:?}; shift 2 ;;
+	--full) full=1; shift ;;
+	--dry-run) dry_run=1; shift ;;
+	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+done
+[[ $sizes =~ ^[0-9]+(,[0-9]+)*$ ]] || die "bad size list '$sizes'"
+t_start=$(date +%s)
+
+# ---- dependencies -------------------------------------------------------
+harness/deps.sh >/dev/null
+installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
+need=()
+command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+command -v python3 >/dev/null || need+=(python3)
+if [ "${#need[@]}" -gt 0 ]; then
+	note "installing ${need[*]}"
+	installed apt || die "no apt: install ${need[*]} by hand"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || die "apt-get update failed"
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+		die "apt-get install ${need[*]} failed"
+fi
+
+# ---- kernels ------------------------------------------------------------
+# Ours: Debian's 6.1 (the line our patch series targets), from its headers.
+ours_kver=$(ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null |
+	sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
+[ -n "$ours_kver" ] || die "no linux-headers-6.1.*-amd64: run harness/deps.sh"
+
+abi_of() {	# abi_of PKG [VERSION]: the kernel ABI a linux-image metapackage depends on
+	apt-cache show "$1${2:+=$2}" 2>/dev/null |
+		sed -n 's/^Depends:.*linux-image-\([0-9][^ ,]*-amd64\).*/\1/p' | head -n 1
+}
+upstream_kver=${BENCH_UPSTREAM_KVER:-}
+if [ -z "$upstream_kver" ]; then
+	upstream_kver=$(abi_of linux-image-6.12-amd64)
+	if [ -z "$upstream_kver" ]; then
+		apt-get update -qq || die "apt-get update failed"
+		upstream_kver=$(abi_of linux-image-6.12-amd64)
+	fi
+	[ -n "$upstream_kver" ] || die "cannot find the ABI of linux-image-6.12-amd64 (set BENCH_UPSTREAM_KVER)"
+fi
+
+upstream7_kver=
+if [ "${BENCH_TRIXIE_BACKPORTS:-0}" = 1 ]; then
+	# The mirror the machine already uses for Debian, with the suite
+	# trixie-backports: only when asked, and said.
+	src=/etc/apt/sources.list.d/kvm-prefault-bench-trixie-backports.sources
+	if [ ! -f "$src" ]; then
+		uri=$(grep -h -m1 -E '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+			awk '{ print $2 }' | grep -v security | head -n 1 || true)
+		[ -n "$uri" ] || uri=$(awk '$1 == "deb" && $3 ~ /^bookworm$/ { print $2; exit }' \
+			/etc/apt/sources.list 2>/dev/null || true)
+		[ -n "$uri" ] || die "cannot find the Debian mirror in the apt sources"
+		note "BENCH_TRIXIE_BACKPORTS=1: adding apt source $src (suite trixie-backports at $uri)"
+		cat >"$src" <<EOF
+# Added by kvm-prefault's bench/run.sh (BENCH_TRIXIE_BACKPORTS=1), only to
+# download a newer upstream kernel image for the benchmark.  Remove at will.
+Types: deb
+URIs: $uri
+Suites: trixie-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+		apt-get update -qq || die "apt-get update failed"
+	else
+		note "using apt source $src (trixie-backports)"
+	fi
+	v=$(apt-cache madison linux-image-amd64 | awk -F'|' '$3 ~ /trixie-backports/ { gsub(/ /, "", $2); print $2 }' |
+		sort -V | tail -n 1)
+	[ -n "$v" ] || die "no linux-image-amd64 in trixie-backports"
+	upstream7_kver=$(abi_of linux-image-amd64 "$v")
+	[ -n "$upstream7_kver" ] || die "cannot find the ABI of linux-image-amd64 $v"
+fi
+
+# prepare_split_image KVER: Debian 13's kernels (trixie-backports' 7.x) ship
+# vmlinuz and the modules in linux-binary-KVER and linux-modules-KVER, and
+# linux-image-KVER only depends on them: unpack both into the layout that
+# harness/image.sh makes of the older single package (boot/vmlinuz-KVER,
+# lib/modules/KVER), which it then reuses.
+prepare_split_image() {
+	local kver=$1 images=$top/.cache/image debs=$top/.cache/debs
+	local dest=$top/.cache/image/$1 tmp p deb
+	[ -f "$dest/.complete" ] && [ -f "$dest/boot/vmlinuz-$kver" ] && return 0
+	apt-cache show "linux-binary-$kver" >/dev/null 2>&1 || return 0
+	mkdir -p "$images" "$debs"
+	tmp=$dest.tmp.$$
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	for p in "linux-binary-$kver" "linux-modules-$kver"; do
+		deb=$(find "$debs" -maxdepth 1 -name "${p}_*.deb" -print -quit)
+		if [ -z "$deb" ]; then
+			(cd "$debs" && apt-get download -q -o APT::Sandbox::User=root "$p" >&2) ||
+				die "apt-get download $p failed"
+			deb=$(find "$debs" -maxdepth 1 -name "${p}_*.deb" -print -quit)
+			[ -n "$deb" ] || die "apt-get download produced no ${p}_*.deb"
+		fi
+		dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
+	done
+	[ -f "$tmp/usr/lib/modules/$kver/vmlinuz" ] || die "linux-binary-$kver has no vmlinuz"
+	mkdir -p "$tmp/boot" "$tmp/lib/modules"
+	mv "$tmp/usr/lib/modules/$kver/vmlinuz" "$tmp/boot/vmlinuz-$kver"
+	mv "$tmp/usr/lib/modules/$kver" "$tmp/lib/modules/$kver"
+	rm -rf "$dest"
+	mv "$tmp" "$dest"
+	touch "$dest/.complete"
+}
+[ -z "$upstream7_kver" ] || prepare_split_image "$upstream7_kver"
+
+# ---- guest memory -------------------------------------------------------
+max_mib=$(tr ',' '\n' <<<"$sizes" | sort -n | tail -n 1)
+harness_args=()
+if [ -n "${BENCH_ACCEL:-}" ]; then
+	grep -q -- '--accel)' harness/run.sh || die "BENCH_ACCEL: harness/run.sh has no --accel"
+	harness_args+=(--accel "$BENCH_ACCEL")
+fi
+if grep -q -- '--mem)' harness/run.sh; then
+	# The largest range, populated, plus the guest kernel and the bench.
+	mem_mib=$(( max_mib + 1536 ))
+	[ "$mem_mib" -ge 2048 ] || mem_mib=2048
+	harness_args+=(--mem "${mem_mib}M")
+elif [ "$max_mib" -gt 1024 ]; then
+	note "harness/run.sh has no --mem (guest RAM 2 GiB): sizes above 1024 MiB are dropped"
+	sizes=$(tr ',' '\n' <<<"$sizes" | awk '$1 <= 1024' | paste -sd, -)
+	[ -n "$sizes" ] || die "no size left"
+fi
+
+if [ "$dry_run" = 1 ]; then
+	echo "ours:      $ours_kver (our modules, phase ours)"
+	echo "upstream:  $upstream_kver (stock modules, phase stock)"
+	[ -z "$upstream7_kver" ] || echo "upstream7: $upstream7_kver (stock modules, phase stock)"
+	echo "sizes:     $sizes MiB"
+	echo "harness:   ${harness_args[*]:-(defaults)}"
+	exit 0
+fi
+
+# ---- build --------------------------------------------------------------
+mkdir -p "$out/bin"
+out=$(cd "$out" && pwd)
+note "building our modules for $ours_kver"
+make -s KVER="$ours_kver" -j"$(nproc)" modules >"$out/modules.log" 2>&1 ||
+	{ tail -n 20 "$out/modules.log" >&2; die "make modules failed"; }
+ours_dir=$top/build/$ours_kver/arch/x86/kvm
+bench_def=()
+[ "$full" = 1 ] && bench_def=(-DBENCH_FULL=1)
+rm -f "$out/bin/"*
+gcc -static -O2 -Wall -Wextra -Werror -pthread -Iinclude/uapi \
+	-DBENCH_SIZES="\"$sizes\"" "${bench_def[@]}" \
+	-o "$out/bin/kvm-prefault-bench" bench/kvm-prefault-bench.c ||
+	die "building the bench failed"
+
+# ---- runs ---------------------------------------------------------------
+# A harness cache of our own (run outputs go to CACHE/harness/last), sharing
+# the downloaded and unpacked kernel images with the repository's .cache.
+cache=$out/cache
+mkdir -p "$cache" "$top/.cache/image" "$top/.cache/debs"
+for d in image debs; do
+	[ -e "$cache/$d" ] || ln -s "$top/.cache/$d" "$cache/$d"
+done
+
+notes=()
+if [ -n "${BENCH_ACCEL:-}" ]; then
+	notes+=("QEMU -accel $BENCH_ACCEL")
+else
+	notes+=("QEMU -accel: the harness default (one TCG thread for both vCPUs: 2-vCPU pre-fault runs its halves interleaved, not at once)")
+fi
+# load_note NAME: what else ran on this machine (it skews emulated times).
+load_note() {
+	local others load
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	others=$(pgrep -c 'qemu-system-x86' || true)
+	if [ "${others:-0}" -gt 0 ]; then
+		notes+=("$1: started with load average $load and $others other QEMU process(es) running: its times are disturbed")
+		note "warning: $others other QEMU process(es) running (load $load): times will be disturbed"
+	else
+		notes+=("$1: started with load average $load, no other QEMU running")
+	fi
+}
+
+# run_one NAME KVER PHASE: boot KVER in the harness, keep the bench's lines.
+run_one() {
+	local name=$1 kver=$2 phase=$3 rc=0 console t0
+	t0=$(date +%s)
+	note "$name: booting $kver under QEMU (phase $phase, sizes $sizes MiB)"
+	load_note "$name ($kver)"
+	harness/run.sh --quiet --kver "$kver" --ours "$ours_dir" \
+		--tests "$out/bin" --phases "$phase" --cache "$cache" \
+		--timeout 3000 --max-time 3600 "${harness_args[@]}" \
+		>"$out/$name.tap" 2>"$out/$name.err" || rc=$?
+	console=$(sed -n 's/^# console log: //p' "$out/$name.tap")
+	if [ -z "$console" ] || [ ! -f "$console" ]; then
+		cat "$out/$name.err" >&2
+		die "$name: the harness gave no console log"
+	fi
+	tr -d '\r' <"$console" >"$out/$name.console.log"
+	awk -v b="=== BEGIN $phase/tests/kvm-prefault-bench" \
+	    -v e="=== END $phase/tests/kvm-prefault-bench" \
+		'index($0, b) == 1 { on = 1; next } index($0, e) == 1 { on = 0 }
+		 on && !/^\[ *[0-9]+\.[0-9]+\]/' "$out/$name.console.log" >"$out/$name.out"
+	if [ "$rc" -ne 0 ]; then
+		grep -E '^not ok|^#' "$out/$name.tap" >&2 || true
+		die "$name: the harness run failed (log: $out/$name.console.log)"
+	fi
+	grep -q '^BENCHDONE,' "$out/$name.out" ||
+		die "$name: the bench did not finish (log: $out/$name.console.log)"
+	note "$name: done in $(( $(date +%s) - t0 )) s"
+}
+
+wanted() { [ -z "$only" ] || [[ ,$only, == *,$1,* ]]; }
+runs=()
+if wanted ours; then
+	run_one ours "$ours_kver" ours
+	runs+=(ours)
+fi
+if wanted upstream; then
+	run_one upstream "$upstream_kver" stock
+	runs+=(upstream)
+fi
+if [ -n "$upstream7_kver" ] && wanted upstream7; then
+	run_one upstream7 "$upstream7_kver" stock
+	runs+=(upstream7)
+fi
+[ "${#runs[@]}" -gt 0 ] || die "--only $only: nothing to run"
+
+# ---- report -------------------------------------------------------------
+wall=$(( $(date +%s) - t_start ))
+args=()
+for n in "${notes[@]}"; do
+	args+=(--note "$n")
+done
+for r in "${runs[@]}"; do
+	args+=("$r=$out/$r.out")
+done
+rc=0
+python3 bench/report.py --out "$out" --wall "$wall" "${args[@]}" || rc=$?
+[ "$rc" -le 1 ] || die "bench/report.py failed"
+exit "$rc"
