@@ -8,9 +8,7 @@
  * simply issues the same struct again.
  */
 #include <linux/kvm_host.h>
-#include <linux/mm.h>
 #include <linux/sched/signal.h>
-#include <linux/sizes.h>
 #include <linux/uaccess.h>
 
 #include "kvm_prefault.h"
@@ -33,41 +31,10 @@ static int kvm_prefault_check_range(const struct kvm_pre_fault_memory *range)
 	return 0;
 }
 
-/* Host memory is populated for write intent this much at a time. */
-#define KVM_PREFAULT_POPULATE_BYTES	SZ_2M
-
-/*
- * Write intent: fault the host pages of [@gpa, up to the next 2 MiB
- * boundary or @end) in writable, in one call, the way
- * MADV_POPULATE_WRITE would.  The stage-2 faults that follow then find
- * every page present instead of each taking mmap_lock for its own slow
- * get_user_pages().  Returns where the populated chunk ends; failures are
- * left for the stage-2 fault to report on the page that has them.
- */
-static gpa_t kvm_prefault_populate(struct kvm_vcpu *vcpu, gpa_t gpa, gpa_t end)
-{
-	struct kvm_memory_slot *slot;
-	gfn_t gfn = gpa_to_gfn(gpa);
-	gpa_t chunk_end;
-	unsigned long npages;
-
-	chunk_end = min(ALIGN(gpa + 1, KVM_PREFAULT_POPULATE_BYTES), end);
-	slot = kvm_vcpu_gfn_to_memslot(vcpu, gfn);
-	if (!slot || (slot->flags & (KVM_MEMSLOT_INVALID | KVM_MEM_READONLY)))
-		return chunk_end;
-
-	npages = min_t(u64, (chunk_end - gpa) >> PAGE_SHIFT,
-		       slot->base_gfn + slot->npages - gfn);
-	get_user_pages_unlocked(__gfn_to_hva_memslot(slot, gfn), npages,
-				NULL, FOLL_WRITE);
-	return gfn_to_gpa(gfn + npages);
-}
-
 static long kvm_prefault_range(struct kvm_vcpu *vcpu,
 			       struct kvm_pre_fault_memory *range)
 {
 	u64 requested = range->size;
-	gpa_t populated = 0;
 	long r;
 
 	lockdep_assert_held(&vcpu->mutex);
@@ -88,11 +55,6 @@ static long kvm_prefault_range(struct kvm_vcpu *vcpu,
 			r = -EINTR;
 			break;
 		}
-
-		if ((range->flags & KVM_PRE_FAULT_MEMORY_WRITE) &&
-		    range->gpa >= populated)
-			populated = kvm_prefault_populate(vcpu, range->gpa,
-						range->gpa + range->size);
 
 		r = kvm_prefault_arch_map(vcpu, range->gpa, range->size,
 					  range->flags);
