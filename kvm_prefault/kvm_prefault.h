@@ -5,8 +5,8 @@
  *
  * Generic code: prefault.c (the KVM_PRE_FAULT_MEMORY range loop),
  * memslot.c (KVM_SET_USER_MEMORY_REGION2) and caps.c (KVM_CHECK_EXTENSION).
- * Each architecture provides the kvm_prefault_arch_*() backend below, e.g.
- * x86.c.
+ * Each architecture provides the kvm_prefault_arch_*() backend below:
+ * x86.c, arm64.c.
  */
 #ifndef __KVM_PREFAULT_H
 #define __KVM_PREFAULT_H
@@ -33,6 +33,16 @@ int kvm_prefault_user_memory_region2(void __user *argp,
  */
 long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 			   u64 flags);
+
+#ifdef CONFIG_ARM64
+/*
+ * arm64: the stage-2 abort handler of arch/arm64/kvm/mmu.c, which our
+ * series makes callable; arm64.c hands it a made-up data abort.
+ */
+int user_mem_abort(struct kvm_vcpu *vcpu, phys_addr_t fault_ipa,
+		   struct kvm_memory_slot *memslot, unsigned long hva,
+		   unsigned long fault_status);
+#endif
 
 /* The KVM_CAP_PRE_FAULT_MEMORY value: whether the ioctl can work at all. */
 int kvm_prefault_arch_supported(struct kvm *kvm);
