@@ -58,12 +58,17 @@ want="$sver $(cat "$series" "$top"/patches/"$line"/*.patch "$0" |
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 	rm -rf "$build"
 	mkdir -p "$build"
-	# Only what KVM is built from; the rest comes from the headers.
+	# Only what KVM is built from (the rest comes from the headers), and
+	# whatever else the series touches: it also carries the arm64 hooks,
+	# which must apply here too even though this build does not use them.
+	# (tar fails on a name given twice, so drop what the list has.)
+	kvm="arch/x86/kvm/ virt/kvm/ include/linux/kvm_host.h
+		include/uapi/linux/kvm.h arch/x86/include/asm/kvm_host.h"
+	touched=$(sed -n 's,^+++ b/,,p' "$top"/patches/"$line"/*.patch |
+		grep -v -e '^arch/x86/kvm/' -e '^virt/kvm/' | sort -u)
+	# shellcheck disable=SC2086 # one word per path
 	tar -xf "$ksrc" -C "$build" --strip-components=1 \
-		"$topdir/arch/x86/kvm" "$topdir/virt/kvm" \
-		"$topdir/include/linux/kvm_host.h" \
-		"$topdir/include/uapi/linux/kvm.h" \
-		"$topdir/arch/x86/include/asm/kvm_host.h" ||
+		$(printf "$topdir/%s " $kvm $touched) ||
 		die "extracting KVM from $ksrc failed: reinstall linux-source-$line"
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
