@@ -8,6 +8,8 @@
 #   make check           build, then run every test under QEMU (the CI entry)
 #   make demo            build, boot the stock kernel with our KVM, run a VM
 #   make bench           pre-fault benchmark, ours against upstream (bench/)
+#   make arm64-kernel    build the arm64 test kernel with our KVM built in
+#   make patches         emit our work as one kernel patch set (build/patches/)
 #
 # KVER  target kernel release       (default: the running kernel)
 # KDIR  its headers                 (default: /lib/modules/$KVER/build)
@@ -50,7 +52,7 @@ endif
 endif
 
 .PHONY: all modules prepare install load unload check demo clean \
-	selftests patches bench
+	selftests patches bench arm64-kernel
 
 all: modules
 
@@ -86,6 +88,14 @@ demo:
 
 bench:
 	@bench/run.sh
+
+# arm64 KVM is built in, so arm64 gets a whole kernel (build/arm64/ours).
+arm64-kernel:
+	@scripts/arm64-kernel.sh
+
+# For people who build their own kernels: git am or patch -p1 it.
+patches:
+	@scripts/export-patches.sh
 
 clean:
 	rm -rf build

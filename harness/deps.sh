@@ -8,12 +8,14 @@ die() { echo "deps.sh: error: $*" >&2; exit 1; }
 
 pkgs=(
 	# module build (kbuild against Debian's headers)
-	make gcc libc6-dev bc flex bison libelf-dev libssl-dev kmod
+	make gcc libc6-dev bc flex bison libelf-dev libssl-dev kmod patch
 	linux-source-6.1 linux-headers-amd64
 	# static selftests and kselftests (libc.a is in libc6-dev), readelf/strip
 	binutils
 	# harness: unpack the kernel image and source, build the initramfs, boot
 	xz-utils cpio gzip busybox-static qemu-system-x86 coreutils apt dpkg
+	# arm64: cross-build the test kernel (make arm64-kernel) and boot it
+	gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-system-arm
 )
 
 installed() {	# installed PKG: is PKG installed?
