@@ -22,6 +22,16 @@
 /* Access flag of a stage-2 leaf descriptor (Arm ARM, lower attributes). */
 #define KVM_PREFAULT_S2_AF	BIT(10)
 
+/*
+ * A write abort on a read-only leaf can end with the leaf still read-only:
+ * breaking copy-on-write on the host (e.g. of the zero page a read
+ * pre-fault mapped) makes the MMU notifier remap the new page read-only
+ * and user_mem_abort() back off; the next abort then makes it writable.
+ * Past this many aborts a valid leaf counts as done anyway, so that a page
+ * the host keeps read-only cannot hold the ioctl in a loop.
+ */
+#define KVM_PREFAULT_WRITE_ABORTS	4
+
 struct kvm_prefault_leaf {
 	kvm_pte_t pte;
 	u32 level;
@@ -107,7 +117,7 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 	gfn_t gfn = gpa_to_gfn(gpa);
 	struct kvm_prefault_leaf leaf;
 	struct kvm_memory_slot *slot;
-	bool aborted = false;
+	int aborts = 0;
 	unsigned long hva;
 	bool writable;
 	bool write;
@@ -136,13 +146,9 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 
 	for (;;) {
 		kvm_prefault_get_leaf(vcpu, gpa, &leaf);
-		/*
-		 * Done once mapped (writable, for a write), or after one abort
-		 * in any case: a host page that stays read-only (e.g. dirty
-		 * logging's write protection racing with us) is still mapped.
-		 */
+		/* Done once mapped, and writable if a write was asked for. */
 		if (kvm_pte_valid(leaf.pte) &&
-		    (aborted || !write ||
+		    (!write || aborts >= KVM_PREFAULT_WRITE_ABORTS ||
 		     (kvm_pgtable_stage2_pte_prot(leaf.pte) & KVM_PGTABLE_PROT_W))) {
 			kvm_prefault_mkyoung(vcpu, gpa, &leaf);
 			return kvm_prefault_leaf_extent(&leaf, gpa, size);
@@ -158,7 +164,7 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 		 * 0 also means "raced with an MMU notifier, nothing mapped":
 		 * look again, and abort again if needed.
 		 */
-		aborted = true;
+		aborts++;
 		cond_resched();
 	}
 }
