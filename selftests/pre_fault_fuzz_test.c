@@ -23,26 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest_code.h"
 #include "kvm_lite.h"
 
 #define PAGE		KL_PAGE_SIZE
 #define MiB		((uint64_t)1 << 20)
 #define GiB		((uint64_t)1 << 30)
-
-/* Guest: read the byte at ESI, then ESI += EDI, ECX times; done. */
-KL_GUEST_BLOB(guest_touch);
-asm(".pushsection .rodata, \"a\"\n"
-    ".code32\n"
-    "guest_touch_start:\n"
-    "1:	movzbl (%esi), %eax\n"
-    "	addl %edi, %esi\n"
-    "	decl %ecx\n"
-    "	jnz 1b\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_touch_end:\n"
-    ".code64\n"
-    ".popsection\n");
 
 static uint64_t g_seed;
 static unsigned int g_iters = 3000;
@@ -310,11 +296,11 @@ static void test_fuzz_args(void)
 		if (rnd_below(&r, 32) == 0) {
 			const struct fslot *f = &fslots[rnd_below(&r, 2)];
 
-			kl_guest_load(vcpu, KL_BLOB(guest_touch),
+			kl_guest_load(vcpu, KL_BLOB(guest_read_pass),
 				      &(struct kl_args){
-					.esi = (uint32_t)f->gpa,
-					.ecx = 1 + rnd_below(&r, 64),
-					.edi = (1 + rnd_below(&r, 16)) * PAGE,
+					.addr = f->gpa,
+					.count = 1 + rnd_below(&r, 64),
+					.stride = (1 + rnd_below(&r, 16)) * PAGE,
 				      });
 			kl_run_to_done(vcpu);
 		}
@@ -527,8 +513,7 @@ static const struct tap_test tests[] = {
 int main(int argc, char **argv)
 {
 	const char *env = getenv("PRE_FAULT_FUZZ_SEED");
-	int kvm = kl_open_dev();
-	int err = 0, cap;
+	char why[160];
 
 	if (argc > 1)
 		g_seed = strtoull(argv[1], NULL, 0);
@@ -541,21 +526,14 @@ int main(int argc, char **argv)
 	tap_diag("seed %" PRIu64 " (rerun: %s %" PRIu64 " %u)", g_seed,
 		 argv[0], g_seed, g_iters);
 
-	if (kvm < 0)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests),
-				    "/dev/kvm not available");
-	cap = kl_check_cap(kvm, KVM_CAP_PRE_FAULT_MEMORY);
-	close(kvm);
-	g_mode = kl_probe_prefault(&err);
-	if (g_mode == KL_PF_ABSENT && cap <= 0)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests),
-				    "KVM_PRE_FAULT_MEMORY not supported");
+	g_mode = kl_prefault_mode(why, sizeof(why));
 	if (g_mode == KL_PF_ABSENT)
-		g_mode = KL_PF_TDP;	/* cap says yes: let it fail loudly */
+		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests), why);
 	if (kl_prefault_write_known())
 		g_valid_flags = KL_PF_WRITE;
 	tap_diag("valid flags: %#" PRIx64, g_valid_flags);
-	tap_diag("mode: %s", g_mode == KL_PF_TDP ? "TDP" : "no TDP (EOPNOTSUPP)");
+	tap_diag("mode: %s", g_mode == KL_PF_TDP ? "TDP" :
+		 "EOPNOTSUPP (no TDP or protected mode)");
 	kl_keep_static_keys();
 	return tap_run(tests, TAP_ARRAY_SIZE(tests));
 }

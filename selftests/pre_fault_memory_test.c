@@ -5,9 +5,11 @@
  * a pre-faulted range really needs no stage-2 fault afterwards.
  *
  * Skips everything when the running KVM does not know the ioctl.  When it
- * knows it but reports KVM_CAP_PRE_FAULT_MEMORY = 0 (no TDP, e.g.
- * kvm_amd npt=0), the argument checks still run and the ioctl must fail
- * with EOPNOTSUPP; the sub-tests that need working pre-faults skip.
+ * knows it but reports KVM_CAP_PRE_FAULT_MEMORY = 0 (x86 without TDP, e.g.
+ * kvm_amd npt=0; arm64 in protected mode), the argument checks still run
+ * and the ioctl must fail with EOPNOTSUPP; the sub-tests that need working
+ * pre-faults skip.  Where KVM has no mapping-level statistics (arm64),
+ * mapping sizes are told from the faults a guest pass takes.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -24,10 +26,6 @@
 #include "guest_code.h"
 #include "kvm_lite.h"
 
-/*
- * Guest: read the byte at ESI, then ESI += EDI, ECX times; fold the bytes
- * into EBX (ebx = ebx * 31 + byte), report EBX, then done.
- */
 #define DATA_SLOT	1
 #define MiB		((uint64_t)1 << 20)
 #define GiB		((uint64_t)1 << 30)
@@ -40,7 +38,8 @@ static bool g_write_known;	/* KL_PF_WRITE accepted by this KVM */
 static void need_tdp(void)
 {
 	if (g_mode != KL_PF_TDP)
-		tap_skip("KVM_PRE_FAULT_MEMORY is EOPNOTSUPP here (no TDP)");
+		tap_skip("KVM_PRE_FAULT_MEMORY is EOPNOTSUPP here (no TDP or "
+			 "protected mode)");
 }
 
 static void *add_data_slot(struct kl_vm *vm, uint32_t slot, uint32_t flags,
@@ -69,11 +68,11 @@ static uint32_t guest_read(struct kl_vcpu *vcpu, uint64_t gpa,
 			   uint64_t npages)
 {
 	struct kl_args a = {
-		.esi = (uint32_t)gpa, .ecx = (uint32_t)npages, .edi = PAGE,
+		.addr = gpa, .count = npages, .stride = PAGE,
 	};
 
-	TEST_ASSERT(npages && gpa + npages * PAGE <= 4 * GiB,
-		    "guest read pass out of 32-bit range");
+	TEST_ASSERT(npages && gpa + npages * PAGE <= KL_GUEST_ADDR_LIMIT,
+		    "guest read pass out of the guest's address range");
 	kl_guest_load(vcpu, KL_BLOB(guest_read_pass), &a);
 	return kl_run_to_done(vcpu);
 }
@@ -88,24 +87,41 @@ static uint32_t guest_read_no_fault(struct kl_vm *vm, struct kl_vcpu *vcpu,
 				    uint64_t gpa, uint64_t npages)
 {
 	struct kl_args a = {
-		.esi = (uint32_t)gpa, .ecx = (uint32_t)npages, .edi = PAGE,
+		.addr = gpa, .count = npages, .stride = PAGE,
 	};
-	uint64_t pf, fixed;
+	bool counted = kl_faults_available(vm);
+	struct kl_faults f;
 	uint32_t sum;
 
 	kl_guest_load(vcpu, KL_BLOB(guest_read_pass), &a);
 	kl_pre_fault_range(vcpu, 0, KL_CODE_SLOT_SIZE);
-	pf = kl_stat(vm, "pf_taken");
-	fixed = kl_stat(vm, "pf_fixed");
+	kl_faults_begin(vm, &f);
 	sum = kl_run_to_done(vcpu);
-	if (pf != UINT64_MAX) {
-		pf = kl_stat(vm, "pf_taken") - pf;
-		fixed = kl_stat(vm, "pf_fixed") - fixed;
-		TEST_ASSERT(pf == 0, "read pass over %" PRIu64 " pre-faulted "
-			    "pages took %" PRIu64 " stage-2 faults (pf_fixed +%"
-			    PRIu64 ")", npages, pf, fixed);
-	}
+	if (counted)
+		KL_ASSERT_NO_FAULTS(kl_faults_end(vm, &f), "read pass over %"
+				    PRIu64 " pre-faulted pages", npages);
 	return sum;
+}
+
+/*
+ * A read pass, counting its stage-2 faults (kl_faults_available() must be
+ * true); the code slot is pre-faulted as in guest_read_no_fault().
+ */
+static struct kl_fault_range guest_read_faults(struct kl_vm *vm,
+					       struct kl_vcpu *vcpu,
+					       uint64_t gpa, uint64_t npages,
+					       uint32_t *sum)
+{
+	struct kl_args a = {
+		.addr = gpa, .count = npages, .stride = PAGE,
+	};
+	struct kl_faults f;
+
+	kl_guest_load(vcpu, KL_BLOB(guest_read_pass), &a);
+	kl_pre_fault_range(vcpu, 0, KL_CODE_SLOT_SIZE);
+	kl_faults_begin(vm, &f);
+	*sum = kl_run_to_done(vcpu);
+	return kl_faults_end(vm, &f);
 }
 
 /* Load (but do not run) a write pass: count bytes, stride apart. */
@@ -113,8 +129,8 @@ static void load_write(struct kl_vcpu *vcpu, uint64_t gpa, uint64_t count,
 		       uint64_t stride, uint8_t val)
 {
 	struct kl_args a = {
-		.esi = (uint32_t)gpa, .ecx = (uint32_t)count,
-		.edi = (uint32_t)stride, .edx = val,
+		.addr = gpa, .count = count,
+		.stride = stride, .val = val,
 	};
 
 	kl_guest_load(vcpu, KL_BLOB(guest_write_pass), &a);
@@ -146,14 +162,15 @@ static void expect_err(struct kl_vcpu *vcpu, uint64_t gpa, uint64_t size,
 		    r.gpa, r.size, r.flags);
 }
 
+/* The mapping-level statistics (x86 only). */
 static bool stats_ok(struct kl_vm *vm)
 {
 	bool ok = kl_stat_available(vm, "pages_4k") &&
-		  kl_stat_available(vm, "pages_2m") &&
-		  kl_stat_available(vm, "pf_taken");
+		  kl_stat_available(vm, "pages_2m");
 
 	if (!ok)
-		tap_diag("KVM statistics unavailable: counter checks skipped");
+		tap_diag("no pages_4k/pages_2m statistics: mapping-level "
+			 "checks skipped");
 	return ok;
 }
 
@@ -199,33 +216,22 @@ static void test_abi_layout(void)
 	kl_vm_free(vm);
 }
 
-static int param_bool(const char *module, const char *param)
-{
-	char buf[32];
-	const char *v = kl_module_param(module, param, buf, sizeof(buf));
-
-	if (!v)
-		return -1;
-	return v[0] == 'Y' || v[0] == 'y' || v[0] == '1';
-}
-
 static void test_cap_value(void)
 {
 	struct kl_vcpu *vcpu;
 	struct kl_vm *vm = kl_vm_create_with_vcpu(&vcpu);
 	int sys = kl_check_cap(vm->kvm_fd, KVM_CAP_PRE_FAULT_MEMORY);
 	int vmcap = kl_check_cap(vm->fd, KVM_CAP_PRE_FAULT_MEMORY);
-	int npt = param_bool("kvm_amd", "npt");
-	int ept = param_bool("kvm_intel", "ept");
-	int tdp = npt >= 0 ? npt : ept;
+	char why[160];
+	int want = kl_prefault_cap_expected(why, sizeof(why));
 
-	tap_diag("KVM_CAP_PRE_FAULT_MEMORY: /dev/kvm %d, VM %d; kvm_amd.npt "
-		 "%d, kvm_intel.ept %d (-1: not loaded)", sys, vmcap, npt, ept);
+	tap_diag("KVM_CAP_PRE_FAULT_MEMORY: /dev/kvm %d, VM %d; %s", sys,
+		 vmcap, why);
 	TEST_ASSERT(sys == 0 || sys == 1, "cap on /dev/kvm = %d", sys);
 	TEST_ASSERT_EQ(sys, vmcap);
-	if (tdp >= 0)
-		TEST_ASSERT(sys == tdp, "cap %d but TDP (npt/ept) is %d", sys,
-			    tdp);
+	if (want >= 0)
+		TEST_ASSERT(sys == want, "cap %d, want %d (%s)", sys, want,
+			    why);
 	TEST_ASSERT(sys == (g_mode == KL_PF_TDP),
 		    "cap %d but a valid request %s", sys,
 		    g_mode == KL_PF_TDP ? "succeeds" : "fails with EOPNOTSUPP");
@@ -891,72 +897,6 @@ static void test_two_vcpus(void)
 
 /* ---- backing page sizes ---- */
 
-static int hugetlb_old = -1;
-
-static int read_int(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int v = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static bool write_int(const char *path, int v)
-{
-	FILE *f = fopen(path, "w");
-	bool ok;
-
-	if (!f)
-		return false;
-	ok = fprintf(f, "%d\n", v) > 0;
-	return !fclose(f) && ok;
-}
-
-static long meminfo(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	size_t n = strlen(key);
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static bool hugetlb_reserve(long pages)
-{
-	const char *nr = "/proc/sys/vm/nr_hugepages";
-	long free_pages = meminfo("HugePages_Free");
-
-	if (meminfo("Hugepagesize") != 2048)
-		return false;
-	if (free_pages >= pages)
-		return true;
-	hugetlb_old = read_int(nr);
-	if (hugetlb_old < 0 ||
-	    !write_int(nr, hugetlb_old + pages - (free_pages > 0 ? free_pages : 0)))
-		return false;
-	return meminfo("HugePages_Free") >= pages;
-}
-
-static void hugetlb_restore(void)
-{
-	if (hugetlb_old >= 0)
-		write_int("/proc/sys/vm/nr_hugepages", hugetlb_old);
-}
-
 /*
  * Signals while pre-faulting a 2 MiB-mapped range: every partial result
  * must end on a 2 MiB boundary, because one step maps a whole huge page.
@@ -1001,9 +941,10 @@ static void backing_case(enum kl_backing b)
 	const uint64_t size = 32 * MiB, gpa = KL_DATA_GPA;
 	const bool huge = b != KL_MEM_4K;
 	struct kvm_pre_fault_memory r;
-	uint64_t p4k, p2m, d4k, d2m;
+	uint64_t p4k = 0, p2m = 0, d4k, d2m;
 	struct kl_vcpu *vcpu;
 	struct kl_vm *vm;
+	bool stats;
 	void *hva;
 	int ret;
 
@@ -1015,18 +956,20 @@ static void backing_case(enum kl_backing b)
 			tap_skip("transparent hugepages are %s",
 				 m ? m : "not built in");
 	}
-	if (b == KL_MEM_HUGETLB && !hugetlb_reserve(size / HPAGE))
+	if (b == KL_MEM_HUGETLB && !kl_hugetlb_reserve(size / HPAGE))
 		tap_skip("cannot reserve %" PRIu64 " 2 MiB hugetlb pages",
 			 size / HPAGE);
 
 	vm = kl_vm_create_with_vcpu(&vcpu);
-	if (!stats_ok(vm)) {
-		hugetlb_restore();
-		tap_skip("no pages_4k/pages_2m statistics");
+	stats = stats_ok(vm);
+	if (!stats && !kl_faults_available(vm)) {
+		kl_hugetlb_restore();
+		tap_skip("no pages_4k/pages_2m statistics and none to count "
+			 "faults with");
 	}
 	hva = kl_mem_alloc(size, b);
 	if (!hva && b == KL_MEM_HUGETLB) {
-		hugetlb_restore();
+		kl_hugetlb_restore();
 		tap_skip("MAP_HUGETLB failed: %s", strerror(errno));
 	}
 	TEST_ASSERT(hva, "alloc");
@@ -1036,8 +979,10 @@ static void backing_case(enum kl_backing b)
 			 " KiB with THPs", kl_anon_huge_kb(hva), size >> 10);
 	kl_add_slot(vm, DATA_SLOT, 0, gpa, size, hva);
 
-	p4k = kl_stat(vm, "pages_4k");
-	p2m = kl_stat(vm, "pages_2m");
+	if (stats) {
+		p4k = kl_stat(vm, "pages_4k");
+		p2m = kl_stat(vm, "pages_2m");
+	}
 
 	/* One 4 KiB page inside the first huge page. */
 	r = (struct kvm_pre_fault_memory){ .gpa = gpa + PAGE, .size = PAGE };
@@ -1045,16 +990,41 @@ static void backing_case(enum kl_backing b)
 	errno = -ret;
 	TEST_ASSERT(!ret && !r.size && r.gpa == gpa + 2 * PAGE,
 		    "one page: gpa %#llx size %#llx", r.gpa, r.size);
-	d4k = kl_stat(vm, "pages_4k") - p4k;
-	d2m = kl_stat(vm, "pages_2m") - p2m;
-	/*
-	 * The shadow-style MMU (kvm.tdp_mmu=0) also maps up to 8 aligned
-	 * neighbours of a 4K fault ("prefetch"); the TDP MMU maps one.
-	 */
-	TEST_ASSERT(huge ? (d2m == 1 && d4k == 0) :
-		    (d2m == 0 && d4k >= 1 && d4k <= 8),
-		    "one page mapped as %" PRIu64 " x 4K + %" PRIu64 " x 2M",
-		    d4k, d2m);
+	if (stats) {
+		d4k = kl_stat(vm, "pages_4k") - p4k;
+		d2m = kl_stat(vm, "pages_2m") - p2m;
+		/*
+		 * The shadow-style MMU (kvm.tdp_mmu=0) also maps up to 8
+		 * aligned neighbours of a 4K fault ("prefetch"); the TDP
+		 * MMU maps one.
+		 */
+		TEST_ASSERT(huge ? (d2m == 1 && d4k == 0) :
+			    (d2m == 0 && d4k >= 1 && d4k <= 8),
+			    "one page mapped as %" PRIu64 " x 4K + %" PRIu64
+			    " x 2M", d4k, d2m);
+	} else {
+		/*
+		 * No mapping-level statistics (arm64): a huge mapping lets
+		 * the guest read its whole 2 MiB without a fault, 4K
+		 * mappings fault on every other page.
+		 */
+		uint32_t sum;
+		struct kl_fault_range fr = guest_read_faults(vm, vcpu, gpa,
+							     HPAGE / PAGE,
+							     &sum);
+
+		TEST_ASSERT_EQ(sum, expected_sum(HPAGE / PAGE, 1, 5));
+		tap_diag("2 MiB after pre-faulting one page: %" PRIu64
+			 " faults (up to %" PRIu64 ")", fr.lo, fr.hi);
+		if (huge)
+			KL_ASSERT_NO_FAULTS(fr, "reading the huge page of a "
+					    "pre-faulted 4 KiB page");
+		else
+			TEST_ASSERT(fr.hi >= HPAGE / PAGE - 1,
+				    "4K backing: %" PRIu64 " faults reading "
+				    "2 MiB with one page pre-faulted, want >= "
+				    "%" PRIu64, fr.hi, HPAGE / PAGE - 1);
+	}
 
 	/* A range ending mid huge page: progress stops exactly at its end. */
 	r = (struct kvm_pre_fault_memory){ .gpa = gpa + 3 * PAGE,
@@ -1065,16 +1035,18 @@ static void backing_case(enum kl_backing b)
 		    "mid-huge-page end: gpa %#llx size %#llx", r.gpa, r.size);
 
 	kl_pre_fault_range(vcpu, gpa, size);
-	d4k = kl_stat(vm, "pages_4k") - p4k;
-	d2m = kl_stat(vm, "pages_2m") - p2m;
-	tap_diag("32 MiB mapped as %" PRIu64 " x 4K + %" PRIu64 " x 2M",
-		 d4k, d2m);
-	if (huge)
-		TEST_ASSERT(d2m == size / HPAGE && d4k == 0,
-			    "want %" PRIu64 " x 2M", size / HPAGE);
-	else
-		TEST_ASSERT(d4k == size / PAGE && d2m == 0,
-			    "want %" PRIu64 " x 4K", size / PAGE);
+	if (stats) {
+		d4k = kl_stat(vm, "pages_4k") - p4k;
+		d2m = kl_stat(vm, "pages_2m") - p2m;
+		tap_diag("32 MiB mapped as %" PRIu64 " x 4K + %" PRIu64
+			 " x 2M", d4k, d2m);
+		if (huge)
+			TEST_ASSERT(d2m == size / HPAGE && d4k == 0,
+				    "want %" PRIu64 " x 2M", size / HPAGE);
+		else
+			TEST_ASSERT(d4k == size / PAGE && d2m == 0,
+				    "want %" PRIu64 " x 4K", size / PAGE);
+	}
 
 	/* Right data, no fault. */
 	TEST_ASSERT_EQ(guest_read_no_fault(vm, vcpu, gpa, size / PAGE),
@@ -1084,7 +1056,7 @@ static void backing_case(enum kl_backing b)
 		huge_progress_steps(vm, vcpu, size, hva);
 	kl_vm_free(vm);
 	kl_mem_free(hva, size);
-	hugetlb_restore();
+	kl_hugetlb_restore();
 }
 
 static void test_backing_4k(void)
@@ -1221,15 +1193,17 @@ static void test_dirty_log(void)
 static void test_no_fault_before_first_run(void)
 {
 	const uint64_t size = 64 * MiB;
+	struct kl_fault_range fr;
 	struct kl_vcpu *vcpu;
+	struct kl_faults f;
 	struct kl_vm *vm;
-	uint64_t pf, fixed;
 	void *hva;
 
 	need_tdp();
 	vm = kl_vm_create_with_vcpu(&vcpu);
-	if (!kl_stat_available(vm, "pf_taken"))
-		tap_skip("no pf_taken statistic");
+	if (!kl_faults_available(vm))
+		tap_skip("no statistics to count faults with (%s)",
+			 kl_faults_what());
 	hva = add_data_slot(vm, DATA_SLOT, 0, KL_DATA_GPA, size, KL_MEM_4K);
 	kl_fill_pattern(hva, size / PAGE, 7);
 	/*
@@ -1238,16 +1212,17 @@ static void test_no_fault_before_first_run(void)
 	 * but do not run: this vCPU never entered the guest yet.
 	 */
 	kl_guest_load(vcpu, KL_BLOB(guest_read_pass),
-		      &(struct kl_args){ .esi = KL_DATA_GPA,
-					 .ecx = size / PAGE, .edi = PAGE });
+		      &(struct kl_args){ .addr = KL_DATA_GPA,
+					 .count = size / PAGE, .stride = PAGE });
 	kl_pre_fault_range(vcpu, 0, KL_CODE_SLOT_SIZE);
 	kl_pre_fault_range(vcpu, KL_DATA_GPA, size);
-	pf = kl_stat(vm, "pf_taken");
-	fixed = kl_stat(vm, "pf_fixed");
+	kl_faults_begin(vm, &f);
 	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(size / PAGE, 1, 7));
-	tap_diag("pf_taken +%" PRIu64 ", pf_fixed +%" PRIu64,
-		 kl_stat(vm, "pf_taken") - pf, kl_stat(vm, "pf_fixed") - fixed);
-	TEST_ASSERT_EQ(kl_stat(vm, "pf_taken") - pf, 0);
+	fr = kl_faults_end(vm, &f);
+	tap_diag("faults: %" PRIu64 " (up to %" PRIu64 "; %s)", fr.lo, fr.hi,
+		 kl_faults_what());
+	KL_ASSERT_NO_FAULTS(fr, "first run, over %" PRIu64 " pre-faulted "
+			    "pages", size / PAGE);
 	kl_vm_free(vm);
 }
 
@@ -1255,29 +1230,32 @@ static void test_no_fault_after_runs(void)
 {
 	const uint64_t size = 32 * MiB;
 	const uint64_t ga = KL_DATA_GPA, gb = KL_DATA_GPA + 256 * MiB;
+	struct kl_fault_range fr;
 	struct kl_vcpu *vcpu;
+	struct kl_faults f;
 	struct kl_vm *vm;
-	uint64_t pf;
 	void *ha, *hb;
 
 	need_tdp();
 	vm = kl_vm_create_with_vcpu(&vcpu);
-	if (!kl_stat_available(vm, "pf_taken"))
-		tap_skip("no pf_taken statistic");
+	if (!kl_faults_available(vm))
+		tap_skip("no statistics to count faults with (%s)",
+			 kl_faults_what());
 	ha = add_data_slot(vm, 1, 0, ga, size, KL_MEM_4K);
 	hb = add_data_slot(vm, 2, 0, gb, size, KL_MEM_4K);
 	kl_fill_pattern(ha, size / PAGE, 8);
 	kl_fill_pattern(hb, size / PAGE, 9);
 
 	/* Run without pre-faulting: this takes faults. */
-	pf = kl_stat(vm, "pf_taken");
+	kl_faults_begin(vm, &f);
 	TEST_ASSERT_EQ(guest_read(vcpu, ga, size / PAGE),
 		       expected_sum(size / PAGE, 1, 8));
 	guest_write(vcpu, ga, size / PAGE, PAGE, 0x11);
-	tap_diag("without pre-fault: pf_taken +%" PRIu64,
-		 kl_stat(vm, "pf_taken") - pf);
+	fr = kl_faults_end(vm, &f);
+	tap_diag("without pre-fault: %" PRIu64 " faults (up to %" PRIu64
+		 "; %s)", fr.lo, fr.hi, kl_faults_what());
 	/* One per page, or one per 8 with the legacy MMU's prefetch. */
-	TEST_ASSERT(kl_stat(vm, "pf_taken") - pf >= size / PAGE / 8,
+	TEST_ASSERT(fr.hi >= size / PAGE / 8,
 		    "expected faults without pre-fault");
 
 	/* Now pre-fault the other slot and read it: no fault. */
@@ -1299,8 +1277,9 @@ static void test_write_intent(void)
 	const uint64_t g3 = KL_DATA_GPA + 128 * MiB;
 	struct kvm_dirty_log log = { .slot = 3 };
 	struct kvm_pre_fault_memory r;
-	uint64_t p4k = 0, pf, i;
+	uint64_t p4k = 0, i;
 	struct kl_vcpu *vcpu;
+	struct kl_faults f;
 	struct kl_vm *vm;
 	unsigned long *bm;
 	void *hva;
@@ -1335,12 +1314,11 @@ static void test_write_intent(void)
 		TEST_ASSERT_EQ(kl_stat(vm, "pages_4k") - p4k, npages);
 
 	/* The guest's first writes take no fault at all. */
-	pf = kl_stat(vm, "pf_taken");
+	kl_faults_begin(vm, &f);
 	kl_run_to_done(vcpu);
-	if (stats)
-		TEST_ASSERT(kl_stat(vm, "pf_taken") - pf == 0,
-			    "write pass after write-intent pre-fault took %"
-			    PRIu64 " faults", kl_stat(vm, "pf_taken") - pf);
+	if (kl_faults_available(vm))
+		KL_ASSERT_NO_FAULTS(kl_faults_end(vm, &f), "write pass after "
+				    "write-intent pre-fault");
 	TEST_ASSERT(((uint8_t *)hva)[size - PAGE] == 0x42, "write lost");
 
 	/* Read-only memslot: accepted, mapped for reads. */
@@ -1385,11 +1363,13 @@ static void test_write_intent_thp(void)
 	const uint64_t size = 32 * MiB;
 	struct kvm_pre_fault_memory r = { .gpa = KL_DATA_GPA, .size = size,
 					  .flags = KL_PF_WRITE };
-	uint64_t p4k, p2m, d4k, d2m, pf;
+	uint64_t p4k = 0, p2m = 0, d4k, d2m;
 	struct kl_vcpu *vcpu;
+	struct kl_faults f;
 	struct kl_vm *vm;
 	const char *m;
 	long huge_kb;
+	bool stats;
 	void *hva;
 	int ret;
 
@@ -1401,30 +1381,46 @@ static void test_write_intent_thp(void)
 	if (!m || !strcmp(m, "never"))
 		tap_skip("transparent hugepages are %s", m ? m : "not built in");
 	vm = kl_vm_create_with_vcpu(&vcpu);
-	if (!stats_ok(vm))
-		tap_skip("no pages_4k/pages_2m statistics");
+	stats = stats_ok(vm);
+	if (!stats && !kl_faults_available(vm))
+		tap_skip("no pages_4k/pages_2m statistics and none to count "
+			 "faults with");
 	hva = add_data_slot(vm, DATA_SLOT, 0, KL_DATA_GPA, size, KL_MEM_THP);
 	load_write(vcpu, KL_DATA_GPA, size / PAGE, PAGE, 0x24);
 	kl_pre_fault_range(vcpu, 0, KL_CODE_SLOT_SIZE);
-	p4k = kl_stat(vm, "pages_4k");
-	p2m = kl_stat(vm, "pages_2m");
+	if (stats) {
+		p4k = kl_stat(vm, "pages_4k");
+		p2m = kl_stat(vm, "pages_2m");
+	}
 	ret = kl_pre_fault_loop(vcpu, &r, NULL);
 	errno = -ret;
 	TEST_ASSERT(!ret, "write-intent pre-fault of THP memory");
-	d4k = kl_stat(vm, "pages_4k") - p4k;
-	d2m = kl_stat(vm, "pages_2m") - p2m;
 	huge_kb = kl_anon_huge_kb(hva);
-	tap_diag("32 MiB THP (host: %ld KiB huge) mapped as %" PRIu64
-		 " x 4K + %" PRIu64 " x 2M", huge_kb, d4k, d2m);
-	/* One huge mapping per host THP, 4K pages for the rest. */
-	TEST_ASSERT(d2m * 512 + d4k == size / PAGE &&
-		    (long)(d2m * 2048) == huge_kb,
-		    "want %ld x 2M for the host's THPs, 4K for the rest",
-		    huge_kb / 2048);
-	TEST_ASSERT(d2m > 0, "no THP at all: host memory fragmented?");
-	pf = kl_stat(vm, "pf_taken");
-	kl_run_to_done(vcpu);
-	TEST_ASSERT_EQ(kl_stat(vm, "pf_taken") - pf, 0);
+	if (stats) {
+		d4k = kl_stat(vm, "pages_4k") - p4k;
+		d2m = kl_stat(vm, "pages_2m") - p2m;
+		tap_diag("32 MiB THP (host: %ld KiB huge) mapped as %" PRIu64
+			 " x 4K + %" PRIu64 " x 2M", huge_kb, d4k, d2m);
+		/* One huge mapping per host THP, 4K pages for the rest. */
+		TEST_ASSERT(d2m * 512 + d4k == size / PAGE &&
+			    (long)(d2m * 2048) == huge_kb,
+			    "want %ld x 2M for the host's THPs, 4K for the rest",
+			    huge_kb / 2048);
+		TEST_ASSERT(d2m > 0, "no THP at all: host memory fragmented?");
+	} else {
+		tap_diag("32 MiB THP: host %ld KiB huge", huge_kb);
+		TEST_ASSERT(huge_kb > 0, "no THP at all: host memory "
+			    "fragmented?");
+	}
+	if (kl_faults_available(vm)) {
+		kl_faults_begin(vm, &f);
+		kl_run_to_done(vcpu);
+		KL_ASSERT_NO_FAULTS(kl_faults_end(vm, &f), "write pass after "
+				    "write-intent pre-fault of THP memory");
+	} else {
+		kl_run_to_done(vcpu);
+	}
+	TEST_ASSERT(((uint8_t *)hva)[size - PAGE] == 0x24, "write lost");
 	kl_vm_free(vm);
 }
 
@@ -1461,33 +1457,13 @@ static const struct tap_test tests[] = {
 
 int main(void)
 {
-	int kvm = kl_open_dev();
 	char why[160];
-	int err = 0, cap;
 
-	if (kvm < 0)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests),
-				    "/dev/kvm not available");
-	cap = kl_check_cap(kvm, KVM_CAP_PRE_FAULT_MEMORY);
-	close(kvm);
-	/*
-	 * A KVM without the ioctl reports the capability as 0, like ours
-	 * with TDP off; the probe's errno tells them apart (EOPNOTSUPP:
-	 * known but unusable; EINVAL/ENOTTY: unknown ioctl).
-	 */
-	g_mode = kl_probe_prefault(&err);
-	if (g_mode == KL_PF_ABSENT && cap <= 0) {
-		snprintf(why, sizeof(why), "KVM_CAP_PRE_FAULT_MEMORY not "
-			 "reported and the ioctl fails with %s", strerror(err));
+	g_mode = kl_prefault_mode(why, sizeof(why));
+	if (g_mode == KL_PF_ABSENT)
 		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests), why);
-	}
-	if (g_mode == KL_PF_ABSENT) {
-		tap_diag("capability %d but a valid one-page request fails "
-			 "with %s", cap, strerror(err));
-		g_mode = KL_PF_TDP;	/* let the sub-tests show it */
-	}
-	tap_diag("KVM_PRE_FAULT_MEMORY: %s",
-		 g_mode == KL_PF_TDP ? "works (TDP)" : "EOPNOTSUPP (no TDP)");
+	tap_diag("KVM_PRE_FAULT_MEMORY: %s", g_mode == KL_PF_TDP ?
+		 "works (TDP)" : "EOPNOTSUPP (no TDP or protected mode)");
 	g_write_known = kl_prefault_write_known();
 	tap_diag("KVM_PRE_FAULT_MEMORY_WRITE (kvm-prefault extension): %s",
 		 !KL_PF_WRITE ? "not in the header" :

@@ -69,14 +69,14 @@ static void set1(struct kl_vm *vm, uint32_t slot, uint32_t flags,
 static uint32_t peek(struct kl_vcpu *vcpu, uint64_t gpa)
 {
 	kl_guest_load(vcpu, KL_BLOB(guest_peek),
-		      &(struct kl_args){ .esi = (uint32_t)gpa });
+		      &(struct kl_args){ .addr = gpa });
 	return kl_run_to_done(vcpu);
 }
 
 static void poke(struct kl_vcpu *vcpu, uint64_t gpa, uint32_t val)
 {
 	kl_guest_load(vcpu, KL_BLOB(guest_poke),
-		      &(struct kl_args){ .esi = (uint32_t)gpa, .edx = val });
+		      &(struct kl_args){ .addr = gpa, .val = val });
 	kl_run_to_done(vcpu);
 }
 
@@ -88,11 +88,11 @@ static void expect_mmio(struct kl_vcpu *vcpu, uint64_t gpa, bool write)
 
 	if (write)
 		kl_guest_load(vcpu, KL_BLOB(guest_poke),
-			      &(struct kl_args){ .esi = (uint32_t)gpa,
-						 .edx = 0x1234 });
+			      &(struct kl_args){ .addr = gpa,
+						 .val = 0x1234 });
 	else
 		kl_guest_load(vcpu, KL_BLOB(guest_peek),
-			      &(struct kl_args){ .esi = (uint32_t)gpa });
+			      &(struct kl_args){ .addr = gpa });
 	ret = kl_vcpu_run(vcpu);
 	errno = -ret;
 	TEST_ASSERT(!ret && run->exit_reason == KVM_EXIT_MMIO,

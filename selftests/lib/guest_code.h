@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Guest code shared by several selftests (defined in guest_code.c); code
- * only one test needs stays in that test's file.
+ * Guest programs shared by the selftests, one set per architecture
+ * (lib/<arch>/guest_code.*).  Each starts with the struct kl_args that
+ * kl_guest_load() was given, ends with "done" (kl_run_to_done() returns)
+ * and never touches memory other than described.  Every access is one
+ * plain load or store (no writeback), so that KVM can emulate it as MMIO.
  */
 #ifndef SELFTESTS_GUEST_CODE_H
 #define SELFTESTS_GUEST_CODE_H
@@ -9,18 +12,19 @@
 #include "kvm_lite.h"
 
 /*
- * Guest: read the byte at ESI, then ESI += EDI, ECX times; fold the bytes
- * into EBX (ebx = ebx * 31 + byte), report EBX, then done.
+ * Read the byte at addr, then addr += stride, count times (count > 0);
+ * fold the bytes into a 32-bit sum (sum = sum * 31 + byte, from 0),
+ * report the sum, then done.
  */
 KL_GUEST_BLOB(guest_read_pass);
 
-/* Guest: write DL to the byte at ESI, then ESI += EDI, ECX times; done. */
+/* Write the low byte of val to addr, then addr += stride, count times. */
 KL_GUEST_BLOB(guest_write_pass);
 
-/* Guest: EAX = 32-bit load from ESI; report it; done. */
+/* 32-bit load from addr; report it; done. */
 KL_GUEST_BLOB(guest_peek);
 
-/* Guest: 32-bit store of EDX to ESI; done. */
+/* 32-bit store of val to addr; done. */
 KL_GUEST_BLOB(guest_poke);
 
 #endif

@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kvm_lite: a very small KVM userspace library for the kvm-prefault
- * selftests.  Guests run in 32-bit flat protected mode without paging, so a
- * guest linear address is a guest physical address (below 4 GiB).  Guest
- * code is a position-independent blob copied to KL_CODE_GPA; the guest talks
- * to the host with port I/O:
+ * selftests.  The tests are architecture-neutral; what differs per
+ * architecture lives in lib/<arch>/ (kvm_lite_arch.h, kvm_lite_arch.c and
+ * the guest programs):
  *
- *   out to KL_PORT_DONE    the guest program is finished
- *   out to KL_PORT_REPORT  report a value (the data written, e.g. EAX)
+ *   x86_64   guests run in 32-bit flat protected mode without paging, so a
+ *            guest linear address is a guest physical address (below
+ *            4 GiB); the guest talks to the host with port I/O.
+ *   aarch64  guests run at EL1 with the MMU off (VA == IPA) and DAIF
+ *            masked; the guest talks to the host with MMIO writes to
+ *            KL_MMIO_GPA, which no memslot may cover.
  *
+ * Either way a guest program signals "done" (kl_run_to_done() returns) or
+ * "report a value" (a 32-bit value, kept in kl_vcpu.last_report).
+ *
+ * Guest code is a position-independent blob copied to KL_CODE_GPA.
  * Memslot 0 ([0, KL_CODE_SLOT_SIZE)) holds the code.  Tests put their data
  * slots elsewhere (KL_DATA_GPA and up).
  */
 #ifndef KL_KVM_LITE_H
 #define KL_KVM_LITE_H
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +31,7 @@
 #include <linux/kvm_prefault.h>
 
 #include "tap.h"
+#include "kvm_lite_arch.h"
 
 #define KL_PAGE_SIZE		((uint64_t)4096)
 #define KL_HPAGE_SIZE		((uint64_t)2 << 20)
@@ -31,13 +40,13 @@
 #define KL_CODE_GPA		((uint64_t)0x1000)
 #define KL_DATA_GPA		((uint64_t)1 << 30)
 
-#define KL_PORT_DONE		0x10
-#define KL_PORT_REPORT		0x11
-
 #define KL_MAX_SLOTS		128
 #define KL_MAX_VCPUS		8
 
-/* Declare a guest code blob defined in a top-level asm() block. */
+/*
+ * Declare a guest code blob: bytes between name_start and name_end, defined
+ * in lib/<arch>/guest_code.* (or in a test's top-level asm() block).
+ */
 #define KL_GUEST_BLOB(name)						\
 	extern const unsigned char name##_start[], name##_end[]
 
@@ -68,14 +77,20 @@ struct kl_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	int stats_fd;
-	/* Values the guest reported through KL_PORT_REPORT. */
+	/* Values the guest program reported. */
 	uint32_t last_report;
 	unsigned int nr_reports;
 };
 
-/* Registers a guest program starts with. */
+/*
+ * What a guest program starts with (guest_code.h); the architecture puts
+ * them in registers (x86: ESI, ECX, EDI, EDX; arm64: x0, x1, x2, x3).
+ */
 struct kl_args {
-	uint32_t eax, ebx, ecx, edx, esi, edi;
+	uint64_t addr;		/* first guest address to access */
+	uint64_t count;		/* number of accesses */
+	uint64_t stride;	/* bytes from one access to the next */
+	uint64_t val;		/* value to store */
 };
 
 /* /dev/kvm */
@@ -94,6 +109,8 @@ void kl_keep_static_keys(void);
 
 /* VMs */
 struct kl_vm *kl_vm_create(void);
+/* KVM_CREATE_VM with a machine type (arm64: KVM_VM_TYPE_ARM_IPA_SIZE). */
+struct kl_vm *kl_vm_create_type(unsigned long type);
 void kl_vm_free(struct kl_vm *vm);
 
 /*
@@ -127,27 +144,47 @@ const char *kl_thp_mode(void);	/* "always", "madvise", "never" or NULL */
 long kl_smaps_kb(void *hva, const char *field);
 long kl_anon_huge_kb(void *hva);	/* AnonHugePages of hva's VMA, -1 */
 
+/*
+ * 2 MiB hugetlb pages: make sure n are free (raising vm.nr_hugepages if
+ * needed; false if that fails or the default size is not 2 MiB), and put
+ * vm.nr_hugepages back as it was.
+ */
+bool kl_hugetlb_reserve(long n);
+void kl_hugetlb_restore(void);
+long kl_meminfo(const char *key);	/* a /proc/meminfo value, or -1 */
+
 /* Code slot (memslot 0) plus one vCPU: the usual starting point. */
 struct kl_vm *kl_vm_create_with_vcpu(struct kl_vcpu **vcpu);
 
-/* vCPUs */
+/* vCPUs, set up to run guest programs (kl_arch_vcpu_init()). */
 struct kl_vcpu *kl_vcpu_add(struct kl_vm *vm, int id);
-void kl_vcpu_set_flat32(struct kl_vcpu *vcpu);
 /* Copy a blob to KL_CODE_GPA and point the vCPU at it with these args. */
 void kl_guest_load(struct kl_vcpu *vcpu, const unsigned char *start,
 		   const unsigned char *end, const struct kl_args *args);
 int kl_vcpu_run(struct kl_vcpu *vcpu);	/* KVM_RUN: 0 or -errno */
 /*
- * Run until the guest writes KL_PORT_DONE; any other exit fails the test.
- * Returns the last reported value.
+ * Run until the guest program is done; any other exit fails the test.
+ * Returns the last reported value.  The exit that says "done" has
+ * exit_reason KL_EXIT_DONE.
  */
 uint32_t kl_run_to_done(struct kl_vcpu *vcpu);
-/* Handle one KVM_EXIT_IO on our ports; false if it is not one of ours. */
-bool kl_handle_io(struct kl_vcpu *vcpu, bool *done);
 const char *kl_exit_name(uint32_t reason);
 /* kvm_run's memory_fault data (KVM_EXIT_MEMORY_FAULT), by value. */
 struct kvm_memory_fault_info kl_memory_fault(const struct kvm_run *run);
-void kl_get_regs(struct kl_vcpu *vcpu, struct kvm_regs *regs);
+
+/*
+ * Per architecture, in lib/<arch>/kvm_lite_arch.c.
+ * kl_arch_vcpu_init(): make a new vCPU ready to run guest programs.
+ * kl_arch_guest_start(): registers for a program at pc with args.
+ * kl_arch_handle_exit(): one exit of a guest program's host channel
+ * (done or report); false if the exit is something else.
+ * kl_arch_dump_vcpu(): diagnostics (registers) after an unexpected exit.
+ */
+void kl_arch_vcpu_init(struct kl_vcpu *vcpu);
+void kl_arch_guest_start(struct kl_vcpu *vcpu, uint64_t pc,
+			 const struct kl_args *args);
+bool kl_arch_handle_exit(struct kl_vcpu *vcpu, bool *done);
+void kl_arch_dump_vcpu(struct kl_vcpu *vcpu);
 
 /* KVM_PRE_FAULT_MEMORY */
 int kl_pre_fault(struct kl_vcpu *vcpu, struct kvm_pre_fault_memory *r);
@@ -163,11 +200,19 @@ void kl_pre_fault_range(struct kl_vcpu *vcpu, uint64_t gpa, uint64_t size);
 
 enum kl_prefault_support {
 	KL_PF_ABSENT,	/* the ioctl is unknown to this KVM */
-	KL_PF_NO_TDP,	/* known, but EOPNOTSUPP (no TDP) */
+	KL_PF_NO_TDP,	/* known, but EOPNOTSUPP (x86: no TDP; arm64: pKVM) */
 	KL_PF_TDP,	/* works */
 };
 /* Probe with a valid one-page request on the code slot. */
 enum kl_prefault_support kl_probe_prefault(int *errno_out);
+/*
+ * How a pre-fault test binary runs here: the probe, checked against
+ * KVM_CAP_PRE_FAULT_MEMORY.  KL_PF_ABSENT: skip everything (why says
+ * why).  A KVM that reports the capability but fails the probe, or carries
+ * kvm-prefault's series in arm64 protected mode but does not know the
+ * ioctl, is run anyway (as KL_PF_TDP / KL_PF_NO_TDP) so that it fails.
+ */
+enum kl_prefault_support kl_prefault_mode(char *why, size_t len);
 
 /*
  * kvm-prefault's own write-intent flag (bit 63, not upstream ABI), when the
@@ -182,6 +227,21 @@ enum kl_prefault_support kl_probe_prefault(int *errno_out);
 bool kl_prefault_write_known(void);
 
 /*
+ * The running KVM carries kvm-prefault's series: it reports
+ * KVM_CAP_MEMORY_FAULT_INFO or KVM_CAP_USER_MEMORY2, which no stock 6.1
+ * kernel does.  Tells "pre-fault unsupported here" from "stock kernel"
+ * where the ioctl itself cannot (arm64 protected mode).
+ */
+bool kl_kvm_has_series(void);
+/* arm64 KVM in protected mode (kvm-arm.mode=protected on the cmdline). */
+bool kl_kvm_protected(void);
+/*
+ * The value KVM_CAP_PRE_FAULT_MEMORY must have on this host: 0 or 1, or
+ * -1 when that cannot be told (why says what was looked at).
+ */
+int kl_prefault_cap_expected(char *why, size_t len);
+
+/*
  * Statistics: the per-VM debugfs directory
  * (/sys/kernel/debug/kvm/<pid>-<vmfd>/) when present, else KVM's binary
  * stats fds, else the global debugfs files.  UINT64_MAX when unavailable.
@@ -189,6 +249,38 @@ bool kl_prefault_write_known(void);
 uint64_t kl_stat(struct kl_vm *vm, const char *name);
 const char *kl_stat_source(struct kl_vm *vm, const char *name);
 bool kl_stat_available(struct kl_vm *vm, const char *name);
+
+/*
+ * Stage-2 faults taken by a VM's vCPUs between kl_faults_begin() and
+ * kl_faults_end(), as a range [lo, hi].  x86 counts them exactly
+ * (pf_taken: lo == hi).  arm64 6.1 has no such counter: hi is the vCPUs'
+ * exits less their MMIO exits (the guest programs' own host channel), and
+ * lo is hi less every host interrupt taken meanwhile (each one can force
+ * at most one exit).  Assert "no faults" as lo <= KL_FAULT_SLACK and
+ * "faults" on hi.  kl_faults_available() is false without the statistics.
+ */
+struct kl_faults {
+	uint64_t v[4];
+};
+struct kl_fault_range {
+	uint64_t lo, hi;
+};
+bool kl_faults_available(struct kl_vm *vm);
+void kl_faults_begin(struct kl_vm *vm, struct kl_faults *f);
+struct kl_fault_range kl_faults_end(struct kl_vm *vm,
+				    const struct kl_faults *f);
+/* What the counts are made of, for messages. */
+const char *kl_faults_what(void);
+/* Assert that a struct kl_fault_range says "no stage-2 fault". */
+#define KL_ASSERT_NO_FAULTS(fr, fmt, ...)				\
+	do {								\
+		struct kl_fault_range __fr = (fr);			\
+									\
+		TEST_ASSERT(__fr.lo <= KL_FAULT_SLACK, fmt ": %" PRIu64	\
+			    " stage-2 faults (up to %" PRIu64 "; %s), "	\
+			    "allowed %d", ##__VA_ARGS__, __fr.lo,	\
+			    __fr.hi, kl_faults_what(), KL_FAULT_SLACK);	\
+	} while (0)
 
 /* Misc */
 const char *kl_module_param(const char *module, const char *param,

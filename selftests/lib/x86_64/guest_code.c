@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Guest code shared by the selftests: 32-bit flat protected mode blobs,
- * copied into guest memory by kl_guest_load().  Register conventions are
- * in guest_code.h.
+ * Guest programs shared by the selftests (see guest_code.h), x86_64: 32-bit
+ * flat protected mode blobs, copied into guest memory by kl_guest_load().
+ * struct kl_args: addr in ESI, count in ECX, stride in EDI, val in EDX.
  */
 #include "guest_code.h"
 
+/* Read pass; the sum in EBX. */
 asm(".pushsection .rodata, \"a\"\n"
     ".code32\n"
     ".globl guest_read_pass_start, guest_read_pass_end\n"
