@@ -1,0 +1,432 @@
+#!/bin/bash
+# arm64/run.sh: boot arm64 kernels (KVM built in) under QEMU/TCG with EL2
+# emulated (virt,virtualization=on) and run our tests and the kernel's KVM
+# selftests in them: the unpatched kernel once as the kselftest baseline,
+# ours once per KVM mode (VHE, nVHE, protected).
+# Prints TAP on stdout, progress on stderr; exit 0 iff nothing failed.
+# See harness/README.
+set -euo pipefail
+
+# The whole script is one compound command, so bash parses all of it before
+# running any: editing run.sh while a run is in progress cannot break it.
+{
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/.." && pwd)	# harness/
+prog=arm64/run.sh
+
+die() { echo "$prog: error: $*" >&2; exit 2; }
+note() { [ "$quiet" = 1 ] || echo "# $*" >&2; }
+
+usage() {
+	cat >&2 <<EOF
+usage: harness/arm64/run.sh [--stock IMAGE] [--ours IMAGE] [--tests DIR]
+                            [--kselftests DIR] [--modes "vhe nvhe protected"]
+                            [--stock-modes "vhe"] [--cache DIR]
+                            [--timeout SECONDS] [--max-time SECONDS]
+                            [--append "KERNEL ARGS"] [--smp N] [--mem SIZE]
+                            [--accel ACCEL] [--quiet]
+  --stock IMAGE      unpatched arm64 kernel Image: the kselftest baseline
+  --ours IMAGE       arm64 kernel Image with our series
+  --tests DIR        our static aarch64 test binaries (every executable file)
+  --kselftests DIR   kselftest binaries from kselftests.sh --arch arm64 (OUTDIR/bin)
+  --modes "..."      KVM modes to boot ours in (default "vhe nvhe protected");
+                     protected runs only --tests
+  --stock-modes "..." KVM modes to boot stock in for the baseline (default "vhe")
+  --cache DIR        downloads and run outputs (default: <repo>/.cache)
+  --timeout SECONDS  default per-test timeout (default 120)
+  --max-time SECONDS hard limit for all boots together (default 2400)
+  --append "ARGS"    extra guest kernel command line
+  --smp N            guest CPUs (default 2)
+  --mem SIZE         guest RAM, QEMU -m syntax (default 1G)
+  --accel ACCEL      QEMU -accel value (default tcg)
+  --quiet            no progress on stderr
+At least one of --stock (with --kselftests) and --ours (with --tests or
+--kselftests) is needed.
+EOF
+	exit 2
+}
+
+stock=
+ours=
+tests=
+kselftests=
+modes="vhe nvhe protected"
+stock_modes=vhe
+cache=$top/../.cache
+timeout=120
+max_time=2400
+append_extra=
+smp=2
+mem=1G
+accel=tcg
+quiet=0
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--stock) stock=${2:?}; shift 2 ;;
+	--ours) ours=${2:?}; shift 2 ;;
+	--tests) tests=${2:?}; shift 2 ;;
+	--kselftests) kselftests=${2:?}; shift 2 ;;
+	--modes) modes=${2?}; shift 2 ;;
+	--stock-modes) stock_modes=${2?}; shift 2 ;;
+	--cache) cache=${2:?}; shift 2 ;;
+	--timeout) timeout=${2:?}; shift 2 ;;
+	--max-time) max_time=${2:?}; shift 2 ;;
+	--append) append_extra=${2:?}; shift 2 ;;
+	--smp) smp=${2:?}; shift 2 ;;
+	--mem) mem=${2:?}; shift 2 ;;
+	--accel) accel=${2:?}; shift 2 ;;
+	--quiet) quiet=1; shift ;;
+	-h|--help) usage ;;
+	*) echo "$prog: error: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+
+for f in "$stock" "$ours"; do
+	[ -z "$f" ] || [ -f "$f" ] || die "kernel image $f not found"
+done
+[ -z "$tests" ] || [ -d "$tests" ] || die "--tests: $tests is not a directory"
+[ -z "$kselftests" ] || [ -d "$kselftests" ] || die "--kselftests: $kselftests is not a directory"
+for m in $modes $stock_modes; do
+	case $m in vhe|nvhe|protected) ;; *) die "unknown KVM mode '$m' (vhe, nvhe, protected)" ;; esac
+done
+if ! [[ $timeout =~ ^[0-9]+$ ]] || [ "$timeout" -eq 0 ]; then
+	die "--timeout must be a positive integer"
+fi
+[[ $max_time =~ ^[1-9][0-9]*$ ]] || die "--max-time must be a positive integer"
+[[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer"
+[[ $mem =~ ^[1-9][0-9]*[MG]$ ]] || die "--mem must be a size like 1G or 1536M"
+for t in qemu-system-aarch64 aarch64-linux-gnu-gcc aarch64-linux-gnu-strip cpio gzip timeout readelf; do
+	command -v "$t" >/dev/null || die "$t not found (apt-get install qemu-system-arm gcc-aarch64-linux-gnu)"
+done
+
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd)
+work=$cache/harness-arm64
+# One directory per run; "last" points at the newest; the 10 newest are kept.
+mkdir -p "$work/runs"
+out=$work/runs/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$out"
+[ -L "$work/last" ] || rm -rf "$work/last"
+ln -sfn "runs/${out##*/}" "$work/last"
+find "$work/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
+	sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -rf
+
+# ---- plan: boots ----------------------------------------------------------
+# boot name -> "image suites mode"
+declare -A boot_line=()
+boots=()
+if [ -n "$stock" ] && [ -n "$kselftests" ]; then
+	for m in $stock_modes; do
+		# Protected mode runs only our tests, which stock cannot pass.
+		[ "$m" != protected ] || die "--stock-modes: protected has no kselftests to run"
+		boots+=("stock-$m")
+		boot_line[stock-$m]="$stock kselftests $m"
+	done
+fi
+if [ -n "$ours" ]; then
+	for m in $modes; do
+		s=
+		[ -z "$tests" ] || s=tests
+		# pKVM in 6.1 is a host-protection mode: the kselftests' view of
+		# KVM does not change with it, our tests check what it must refuse.
+		if [ "$m" != protected ] && [ -n "$kselftests" ]; then
+			s=${s:+$s,}kselftests
+		fi
+		[ -n "$s" ] || continue
+		boots+=("ours-$m")
+		boot_line[ours-$m]="$ours $s $m"
+	done
+fi
+[ "${#boots[@]}" -gt 0 ] || die "nothing to run: give --stock with --kselftests and/or --ours with --tests/--kselftests"
+
+# ---- userspace ------------------------------------------------------------
+busybox=$("$here/busybox.sh" "$cache") || die "busybox.sh failed"
+runner=$work/runner
+if [ ! -x "$runner" ] || [ "$top/runner.c" -nt "$runner" ]; then
+	aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$runner.$$" "$top/runner.c" ||
+		die "building runner failed"
+	mv "$runner.$$" "$runner"
+fi
+
+# ---- base initramfs (shared by all boots) --------------------------------
+root=$out/initramfs
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,harness,tests/tests,tests/kselftests}
+cp "$busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"	# guest-init installs the other applets
+cp "$runner" "$root/bin/runner"
+install -m 0755 "$here/guest-init" "$root/init"
+
+add_tests() {	# add_tests SRCDIR SUITE [EXCLUDE_FILE]: prints added names
+	local src=$1 suite=$2 excl=${3:-} f name hdr
+	for f in "$src"/*; do
+		if [ ! -f "$f" ] || [ ! -x "$f" ]; then
+			continue
+		fi
+		name=${f##*/}
+		if [ -n "$excl" ] && grep -qE "^[[:space:]]*${name}([[:space:]]|#|$)" "$excl"; then
+			continue
+		fi
+		hdr=$(readelf -h -l "$f" 2>/dev/null) || die "$f is not an ELF binary"
+		grep -q AArch64 <<<"$hdr" || die "$f is not an AArch64 binary"
+		! grep -q INTERP <<<"$hdr" || die "$f is dynamically linked: tests must be static"
+		# Strip debug info: the initramfs stays small, the log is enough.
+		aarch64-linux-gnu-strip --strip-debug -o "$root/tests/$suite/$name" "$f" 2>/dev/null ||
+			cp "$f" "$root/tests/$suite/$name"
+		chmod 0755 "$root/tests/$suite/$name"
+		echo "$name"
+	done
+}
+our_tests=()
+ks_tests=()
+# (not in a subshell, so that die stops run.sh)
+if [ -n "$tests" ]; then
+	add_tests "$tests" tests >"$out/tests.list"
+	mapfile -t our_tests <"$out/tests.list"
+fi
+if [ -n "$kselftests" ]; then
+	add_tests "$kselftests" kselftests "$here/kselftests.exclude" >"$out/kselftests.list"
+	mapfile -t ks_tests <"$out/kselftests.list"
+	[ "${#ks_tests[@]}" -gt 0 ] || die "--kselftests: no executable files in $kselftests"
+fi
+
+base=$out/base.cpio.gz
+(cd "$root" && find . -print0 | LC_ALL=C sort -z |
+	cpio --null -o -H newc --owner=0:0 --quiet | gzip -1 >"$base") ||
+	die "building the initramfs failed"
+rm -rf "$root"
+note "initramfs $base ($(du -h "$base" | cut -f1)): ${#our_tests[@]} tests, ${#ks_tests[@]} kselftests; boots: ${boots[*]}"
+
+ks_tune() {	# ks_tune NAME: "TIMEOUT [ARGS...]" from kselftests.timeout
+	local n t args a
+	while read -r n t args; do
+		[ "$n" = "$1" ] || continue
+		read -r -a a <<<"${args%%#*}"
+		[ "${a[0]:-}" != "--" ] || a=("${a[@]:1}")
+		echo "$t ${a[*]}"
+		return
+	done < <(grep -v '^[[:space:]]*#' "$here/kselftests.timeout")
+	echo "$timeout"
+}
+
+# Per boot: run.list (appended to the base initramfs as a second cpio
+# archive, which the kernel unpacks over the first), the expected results
+# and the longest per-test timeout.
+token=KH$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+declare -A boot_maxt=()
+for b in "${boots[@]}"; do
+	read -r _ suites mode <<<"${boot_line[$b]}"
+	d=$out/$b
+	mkdir -p "$d/root/harness"
+	rl=$d/root/harness/run.list
+	{ echo "TOKEN $token"; echo "BOOT $b $mode"; } >"$rl"
+	: >"$d/expected"
+	max_t=$timeout
+	for s in ${suites//,/ }; do
+		case $s in
+		tests)
+			for n in "${our_tests[@]}"; do
+				echo "TEST tests $n $timeout" >>"$rl"
+				echo "tests/$n" >>"$d/expected"
+			done ;;
+		kselftests)
+			for n in "${ks_tests[@]}"; do
+				read -r t args <<<"$(ks_tune "$n")"
+				[[ $t =~ ^[0-9]+$ ]] || die "kselftests.timeout: bad timeout for $n"
+				[ "$t" -le "$max_t" ] || max_t=$t
+				echo "TEST kselftests $n $t${args:+ $args}" >>"$rl"
+				echo "kselftests/$n" >>"$d/expected"
+			done ;;
+		esac
+	done
+	boot_maxt[$b]=$max_t
+	(cd "$d/root" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc --owner=0:0 --quiet | gzip -1 >"$d/list.cpio.gz") ||
+		die "building the run list archive failed"
+	cat "$base" "$d/list.cpio.gz" >"$d/initrd.gz"
+	rm -rf "$d/root" "$d/list.cpio.gz"
+done
+rm -f "$base"
+
+# ---- TAP --------------------------------------------------------------------
+npass=0 nfail=0 nskip=0 idx=0
+total=0
+for b in "${boots[@]}"; do
+	# boot ok, the tests, kernel log clean, guest finished
+	total=$((total + $(wc -l <"$out/$b/expected") + 3))
+done
+echo "TAP version 13"
+echo "1..$total"
+tap() {	# tap ok|notok|skip NAME [COMMENT]
+	idx=$((idx + 1))
+	case $1 in
+	ok) npass=$((npass + 1)); echo "ok $idx - $2${3:+ # $3}" ;;
+	skip) nskip=$((nskip + 1)); echo "ok $idx - $2 # SKIP${3:+ $3}" ;;
+	*) nfail=$((nfail + 1)); echo "not ok $idx - $2${3:+ # $3}" ;;
+	esac
+}
+test_log() {	# test_log CONSOLE BOOT ID: the test's framed output as TAP comments
+	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
+	tr -d '\r' <"$1" |
+		awk -v b="=== BEGIN $2/$3 " -v e="=== END $2/$3:" \
+			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' |
+		tail -n 40 | cut -c1-400 | sed 's/^/#   /' || true
+}
+
+# ---- boots ------------------------------------------------------------------
+# TCG runs the guest 10-100x slower than hardware while its clocks follow
+# the host's: stretch the RCU stall detector (max 300 s) so that it catches
+# real lockups, not emulation speed.  (x86's watchdog_thresh=60 is left
+# out: configs/arm64-kvm.config has no lockup detector, and the kernel
+# would pass the unknown parameter on to init.)
+# panic_on_warn: any WARN ends the boot and fails the run.
+# printk.devkmsg=on: the result lines go through /dev/kmsg (see
+# guest-init), whose default rate limit would drop some.
+cmdline_base="console=ttyAMA0 panic=-1 panic_on_warn=1 rcupdate.rcu_cpu_stall_timeout=300 printk.devkmsg=on"
+declare -A verdict=()
+run_start=$(date +%s)
+for b in "${boots[@]}"; do
+	read -r image suites mode <<<"${boot_line[$b]}"
+	d=$out/$b
+	console=$d/console.log
+	results=$d/results.txt
+	: >"$console"
+	# VHE is what the kernel picks on a CPU with EL2 and VHE; nVHE and
+	# protected are chosen on the command line (6.1 knows no "vhe" value).
+	case $mode in
+	vhe) kvm_arg= ;;
+	*) kvm_arg="kvm-arm.mode=$mode" ;;
+	esac
+	cmdline="$cmdline_base${kvm_arg:+ $kvm_arg}${append_extra:+ $append_extra}"
+	idle_limit=$((boot_maxt[$b] + 120))
+	left=$((max_time - ($(date +%s) - run_start)))
+	hung=
+	elapsed=0
+	if [ "$left" -le 0 ]; then
+		hung="not started: --max-time ${max_time}s used up"
+	else
+		note "boot $b: $(basename "$image") ($image), $cmdline"
+		monitor=none
+		[ ${#d} -ge 90 ] || monitor="unix:$d/monitor.sock,server=on,wait=off"
+		start=$(date +%s)
+		timeout --kill-after=10 "$left" \
+			qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 \
+			-accel "$accel" -cpu max -m "$mem" -smp "$smp" \
+			-display none -net none -no-reboot -monitor "$monitor" \
+			-serial "file:$console" \
+			-kernel "$image" -initrd "$d/initrd.gz" -append "$cmdline" \
+			</dev/null >"$d/qemu.log" 2>&1 &
+		qpid=$!
+		# Do not leave a QEMU behind when run.sh is stopped.
+		trap 'kill "$qpid" 2>/dev/null || true' EXIT
+		trap 'exit 130' INT
+		trap 'exit 143' TERM
+		seen=0
+		last_change=$start
+		while kill -0 "$qpid" 2>/dev/null; do
+			sleep 1
+			# Result lines are marker lines on the console (see guest-init).
+			grep -ao "$token .*" "$console" | tr -d '\r' | cut -d' ' -f2- >"$results" || true
+			n=$(wc -l <"$results")
+			if [ "$n" -ne "$seen" ]; then
+				if [ "$quiet" != 1 ]; then
+					tail -n +"$((seen + 1))" "$results" | head -n "$((n - seen))" |
+						sed -n 's/^RESULT /# /p; s/^BOOT /# boot /p' >&2 || true
+				fi
+				seen=$n
+				last_change=$(date +%s)
+			elif [ $(($(date +%s) - last_change)) -gt "$idle_limit" ]; then
+				hung="no result for ${idle_limit}s"
+				kill "$qpid" 2>/dev/null || true
+				break
+			fi
+		done
+		wait "$qpid" && qrc=0 || qrc=$?
+		trap - EXIT
+		elapsed=$(($(date +%s) - start))
+		if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+			hung=${hung:-"hit --max-time ${max_time}s"}
+		fi
+		note "boot $b ran ${elapsed}s, qemu exit $qrc${hung:+, killed: $hung}"
+	fi
+	touch "$results"
+	grep -ao "$token .*" "$console" | tr -d '\r' | cut -d' ' -f2- >"$results" || true
+
+	# -- report this boot --
+	line=$(grep -m1 "^BOOT $b " "$results" || true)
+	case $line in
+	"BOOT $b ok"*) tap ok "$b/boot ok" "KVM ${line#BOOT "$b" ok }" ;;
+	"") tap notok "$b/boot ok" "${hung:-the guest never reported}" ;;
+	*) tap notok "$b/boot ok" "${line#BOOT "$b" fail }" ;;
+	esac
+	while read -r id; do
+		base_b=
+		line=$(grep -m1 "^RESULT $b $id " "$results" || true)
+		read -r _ _ _ v secs <<<"$line"
+		v=${v:-none}
+		verdict[$b/$id]=$v
+		if [[ $id == kselftests/* ]]; then
+			# The baseline for ours-<mode> is stock-<mode> if that ran,
+			# else the first stock boot.
+			base_b=
+			if [[ $b == ours-* ]]; then
+				base_b=stock-${b#ours-}
+				[ -n "${boot_line[$base_b]:-}" ] || base_b=
+				[ -n "$base_b" ] || for x in "${boots[@]}"; do
+					if [[ $x == stock-* ]]; then base_b=$x; break; fi
+				done
+			fi
+			if [ -n "$base_b" ] && [ "${verdict[$base_b/$id]:-none}" != pass ]; then
+				# Only a stock pass is a baseline: anything else is not
+				# ours to answer for.
+				tap skip "$b/$id" "no baseline: ${verdict[$base_b/$id]:-none} on $base_b (here: $v)"
+				continue
+			fi
+			if [[ $b == stock-* ]] && [ "$v" != pass ]; then
+				# The baseline itself: a stock failure is not a failure of
+				# ours, but its output is what an exclude needs.
+				tap skip "$b/$id" "baseline ${v}${secs:+ after ${secs}s}"
+				[ "$v" = skip ] || test_log "$console" "$b" "$id"
+				continue
+			fi
+		fi
+		case $v in
+		pass) tap ok "$b/$id" "${secs}s" ;;
+		skip)
+			if [ -n "$base_b" ]; then
+				tap notok "$b/$id" "skipped here but passed on $base_b"
+			else
+				tap skip "$b/$id" "${secs}s"
+			fi ;;
+		timeout) tap notok "$b/$id" "TIMEOUT after ${secs}s"; test_log "$console" "$b" "$id" ;;
+		fail) tap notok "$b/$id" "failed after ${secs}s"; test_log "$console" "$b" "$id" ;;
+		*)
+			if grep -q "^START $b $id\$" "$results"; then
+				tap notok "$b/$id" "no result: the guest died during this test"
+				test_log "$console" "$b" "$id"
+			else
+				tap notok "$b/$id" "no result: never started"
+			fi ;;
+		esac
+	done <"$d/expected"
+	splats=$("$top/scan-log.sh" "$console" || true)
+	if [ -z "$splats" ]; then
+		tap ok "$b/kernel log clean"
+	else
+		tap notok "$b/kernel log clean" "splat in $console"
+		printf '%s\n' "$splats" | sed 's/^/#   /'
+	fi
+	if grep -q '^DONE$' "$results" && [ -z "$hung" ]; then
+		tap ok "$b/guest finished" "${elapsed}s"
+	else
+		tap notok "$b/guest finished" "${hung:-no DONE result line (guest crashed?)}"
+		tr -d '\r' <"$console" | tail -n 30 | cut -c1-400 | sed 's/^/#   /' || true
+	fi
+	echo "# console log: $console"
+done
+
+note "all boots: $(($(date +%s) - run_start))s"
+echo "$npass passed, $nfail failed, $nskip skipped"
+[ "$nfail" -eq 0 ]
+exit
+}
