@@ -15,7 +15,8 @@ pkgs=(
 	# harness: unpack the kernel image and source, build the initramfs, boot
 	xz-utils cpio gzip busybox-static qemu-system-x86 coreutils apt dpkg
 	# arm64: cross-build the test kernel (make arm64-kernel) and boot it
-	gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-system-arm
+	gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross
+	qemu-system-arm
 )
 
 installed() {	# installed PKG: is PKG installed?

@@ -4,16 +4,24 @@
 # make check: everything CI runs, from a fresh Debian 12 machine.
 #
 #  1. install the build and harness dependencies (harness/deps.sh),
+#  x86_64:
 #  2. build our KVM for the harness kernel (Debian's linux-headers-amd64)
 #     and install it with "make install INSTALL_MOD_PATH=build/staging",
 #  3. build our selftests and the 6.1 kernel's own KVM selftests,
 #  4. run the host-side tests (tests-host/run.sh),
 #  5. boot the stock kernel under QEMU and run everything inside, on stock
 #     and on our modules (harness/run.sh),
+#  arm64:
+#  6. cross-build the 6.1 kernel without and with our series
+#     (scripts/arm64-kernel.sh), our selftests and the 6.1 arm64 KVM
+#     selftests,
+#  7. boot both under qemu-system-aarch64: stock for the kselftest
+#     baseline, ours in VHE, nVHE and protected mode (harness/arm64/run.sh),
 #
 # and print one TAP stream ending with "N passed, N failed, N skipped".
 #
-# CHECK_PHASES="stock ours" limits the guest phases (default: all).
+# CHECK_ARCH="x86_64 arm64" limits the architectures (default: both).
+# CHECK_PHASES="stock ours" limits the x86 guest phases (default: all).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,38 +34,71 @@ step() { echo "# ---- $*" >&2; }
 step "dependencies"
 harness/deps.sh >&2
 
-kver=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
-	sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
-[ -n "$kver" ] || { echo "check: no linux-headers-*-amd64 after deps" >&2; exit 1; }
-line=$(make -s -C "/lib/modules/$kver/build" kernelversion | cut -d. -f1-2)
+arches=${CHECK_ARCH:-x86_64 arm64}
+for a in $arches; do
+	case $a in
+	x86_64|arm64) ;;
+	*) echo "check: unknown CHECK_ARCH '$a' (x86_64, arm64)" >&2; exit 2 ;;
+	esac
+done
+want() { case " $arches " in *" $1 "*) return 0 ;; esac; return 1; }
+line=6.1
 ksrc=/usr/src/linux-source-$line.tar.xz
+taps=()
 
-step "build for $kver"
-make -s KVER="$kver" -j"$(nproc)" modules >&2
-rm -rf build/staging
-make -s KVER="$kver" install INSTALL_MOD_PATH="$top/build/staging" >&2
-make -s selftests >&2
-harness/kselftests.sh "$ksrc" "$top/build/kselftests" >&2
+# run_tap NAME CMD...: run a TAP producer into $log/NAME.tap; a producer
+# that dies before its summary line still counts as a failure.
+run_tap() {
+	local name=$1 rc=0
+	shift
+	"$@" >"$log/$name.tap" || rc=$?
+	grep -q '^[0-9]* passed, ' "$log/$name.tap" ||
+		echo "not ok 1 - $name did not finish (exit $rc)" >>"$log/$name.tap"
+	taps+=("$log/$name.tap")
+}
 
-step "host tests"
-rc=0
-tests-host/run.sh "$kver" >"$log/host.tap" || rc=$?
-grep -q '^[0-9]* passed, ' "$log/host.tap" ||
-	echo "not ok 1 - host tests did not finish (exit $rc)" >>"$log/host.tap"
+if want x86_64; then
+	kver=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
+		sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
+	[ -n "$kver" ] || { echo "check: no linux-headers-*-amd64 after deps" >&2; exit 1; }
+	line=$(make -s -C "/lib/modules/$kver/build" kernelversion | cut -d. -f1-2)
+	ksrc=/usr/src/linux-source-$line.tar.xz
 
-step "guest tests (QEMU, TCG)"
-rc=0
-harness/run.sh --kver "$kver" \
-	--ours "$top/build/staging/lib/modules/$kver/updates" \
-	--tests "$top/build/selftests" \
-	--kselftests "$top/build/kselftests/bin" \
-	${CHECK_PHASES:+--phases "$CHECK_PHASES"} >"$log/guest.tap" || rc=$?
-grep -q '^[0-9]* passed, ' "$log/guest.tap" ||
-	echo "not ok 1 - harness did not finish (exit $rc)" >>"$log/guest.tap"
+	step "x86_64: build for $kver"
+	make -s KVER="$kver" -j"$(nproc)" modules >&2
+	rm -rf build/staging
+	make -s KVER="$kver" install INSTALL_MOD_PATH="$top/build/staging" >&2
+	make -s selftests >&2
+	harness/kselftests.sh "$ksrc" "$top/build/kselftests" >&2
 
-# One TAP stream: the host points, then the guest's, renumbered.
+	step "x86_64: host tests"
+	run_tap host tests-host/run.sh "$kver"
+
+	step "x86_64: guest tests (QEMU, TCG)"
+	run_tap guest harness/run.sh --kver "$kver" \
+		--ours "$top/build/staging/lib/modules/$kver/updates" \
+		--tests "$top/build/selftests" \
+		--kselftests "$top/build/kselftests/bin" \
+		${CHECK_PHASES:+--phases "$CHECK_PHASES"}
+fi
+
+if want arm64; then
+	step "arm64: kernels (stock and ours)"
+	stock_image=$(scripts/arm64-kernel.sh --stock | tail -n 1)
+	ours_image=$(scripts/arm64-kernel.sh --ours | tail -n 1)
+	make -s -C selftests ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+		OUT="$top/build/selftests-arm64" >&2
+	ks_arm64=$(harness/kselftests.sh --arch arm64 "$ksrc" \
+		"$top/build/kselftests-arm64" | tail -n 1)
+
+	step "arm64: guest tests (QEMU, TCG)"
+	run_tap arm64 harness/arm64/run.sh --stock "$stock_image" \
+		--ours "$ours_image" --tests "$top/build/selftests-arm64" \
+		--kselftests "$ks_arm64"
+fi
+
+# One TAP stream: every producer's points in order, renumbered.
 awk '
-	FNR == 1 { file++ }
 	/^(not )?ok [0-9]+/ {
 		n++
 		sub(/ok [0-9]+/, "ok " n)
@@ -77,4 +118,4 @@ awk '
 		if (n == 0) fail = 1
 		printf "%d passed, %d failed, %d skipped\n", pass, fail, skip
 		exit fail != 0
-	}' "$log/host.tap" "$log/guest.tap" | tee "$log/check.tap"
+	}' "${taps[@]}" | tee "$log/check.tap"

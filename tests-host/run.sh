@@ -62,6 +62,28 @@ expect_refusal "build refuses missing headers" \
 	"no kernel headers .*: install linux-headers-0.0.0-none" \
 	KVER=0.0.0-none
 
+# The arm64 kernel build refuses the same way, before touching build/arm64.
+# (A 6.12 tarball: arm64 has a series only for 6.1.)
+mkdir -p "$tmp/fake612/linux-source-6.12"
+printf 'VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 57\nEXTRAVERSION =\n' \
+	>"$tmp/fake612/linux-source-6.12/Makefile"
+tar -C "$tmp/fake612" -cJf "$tmp/612.tar.xz" linux-source-6.12
+for c in "missing source|$tmp/none.tar.xz|no kernel source .*: install linux-source-6.1" \
+	 "source of another line|$tmp/612.tar.xz|6\.12\.57.*linux-source-6.1"; do
+	IFS='|' read -r what src pattern <<<"$c"
+	before=$(ls -ld --time-style=full-iso build/arm64 2>/dev/null)
+	out=$(KSRC=$src scripts/arm64-kernel.sh --ours 2>&1 >/dev/null)
+	rc=$?
+	after=$(ls -ld --time-style=full-iso build/arm64 2>/dev/null)
+	if [ "$rc" -ne 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] &&
+	   printf '%s\n' "$out" | grep -qE "$pattern" && [ "$before" = "$after" ]; then
+		ok "make arm64-kernel refuses a $what"
+		echo "#   $out"
+	else
+		notok "make arm64-kernel refuses a $what" "exit $rc: $out"
+	fi
+done
+
 # Modules: built, versioned, for the right kernel.
 bad=
 for m in kvm kvm-amd kvm-intel; do
