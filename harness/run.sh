@@ -20,7 +20,7 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
                       [--cache DIR] [--phases "stock ours ..."]
                       [--timeout SECONDS] [--max-time SECONDS]
                       [--append "KERNEL ARGS"] [--smp N] [--mem SIZE]
-                      [--accel ACCEL] [--quiet]
+                      [--accel ACCEL] [--icount SHIFT] [--quiet]
   --kver KVER        Debian kernel ABI, e.g. 6.1.0-56-amd64
   --ours DIR         directory with our kvm.ko and kvm-amd.ko (.ko or .ko.xz)
   --tests DIR        our static test binaries (every executable file; may be empty)
@@ -34,6 +34,10 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
   --smp N            guest CPUs (default 2)
   --mem SIZE         guest RAM, QEMU -m syntax, e.g. 4G or 3584M (default 2G)
   --accel ACCEL      QEMU -accel value (default tcg,thread=single; see README)
+  --icount SHIFT     deterministic guest time: QEMU -icount shift=SHIFT,sleep=off
+                     and -seed 1 (guest clocks count executed instructions,
+                     2^SHIFT ns each); needs one guest CPU and one TCG thread,
+                     so --smp defaults to 1 and must be 1 (see README)
   --quiet            no progress on stderr
 EOF
 	exit 2
@@ -48,12 +52,10 @@ phases=
 timeout=120
 max_time=3600
 append_extra=
-smp=2
+smp=		# default 2, or 1 with --icount
 mem=2G
-# Multi-threaded TCG (QEMU 7.2) with nested SVM wedges the guest now and
-# then (both vCPUs spinning in the L1 kernel with interrupts off); one TCG
-# thread for both vCPUs does not.  See README.
-accel=tcg,thread=single
+accel=		# default tcg,thread=single (below)
+icount=
 quiet=0
 
 while [ $# -gt 0 ]; do
@@ -70,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--smp) smp=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--accel) accel=${2:?}; shift 2 ;;
+	--icount) icount=${2:?}; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "$prog: error: unknown argument '$1'" >&2; usage ;;
@@ -87,6 +90,23 @@ if ! [[ $timeout =~ ^[0-9]+$ ]] || [ "$timeout" -eq 0 ]; then
 	die "--timeout must be a positive integer"
 fi
 [[ $max_time =~ ^[0-9]+$ ]] || die "--max-time must be an integer"
+if [ -n "$icount" ]; then
+	# QEMU 7.2: icount needs single-threaded TCG, and with -smp 2 the
+	# guest hangs at SMP bring-up.
+	[[ $icount =~ ^[0-9]$|^10$ ]] || die "--icount SHIFT must be 0..10"
+	[ "${smp:-1}" = 1 ] || die "--icount needs --smp 1 (QEMU hangs the guest at SMP bring-up)"
+	case ${accel:-tcg} in
+	tcg|tcg,thread=single) ;;
+	*) die "--icount needs one TCG thread (--accel tcg,thread=single, the default)" ;;
+	esac
+	smp=1
+	accel=tcg,thread=single
+fi
+smp=${smp:-2}
+# Multi-threaded TCG (QEMU 7.2) with nested SVM wedges the guest now and
+# then (both vCPUs spinning in the L1 kernel with interrupts off); one TCG
+# thread for both vCPUs does not.  See README.
+accel=${accel:-tcg,thread=single}
 [[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer"
 [[ $mem =~ ^[1-9][0-9]*[MG]$ ]] || die "--mem must be a size like 4G or 3584M"
 for t in qemu-system-x86_64 cpio gzip gcc timeout; do
@@ -282,9 +302,16 @@ if [ ${#out} -lt 90 ]; then
 	monitor="unix:$out/monitor.sock,server=on,wait=off"
 fi
 
+# --icount: the guest's clocks follow its instruction count, not the host:
+# times measured inside are reproducible whatever else runs on the host.
+# sleep=off skips idle time instead of waiting for it; -seed makes the
+# guest's RDRAND (and so its random layout choices) repeatable too.
+det=()
+[ -z "$icount" ] || det=(-icount "shift=$icount,sleep=off" -seed 1)
+
 start=$(date +%s)
 timeout --kill-after=10 "$max_time" \
-	qemu-system-x86_64 -M q35 -accel "$accel" -cpu EPYC,+svm,+npt -m "$mem" -smp "$smp" \
+	qemu-system-x86_64 -M q35 -accel "$accel" "${det[@]}" -cpu EPYC,+svm,+npt -m "$mem" -smp "$smp" \
 	-display none -net none -no-reboot \
 	-monitor "$monitor" \
 	-serial "file:$console" -serial "file:$results" \
