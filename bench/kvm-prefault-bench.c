@@ -417,8 +417,9 @@ struct result {
 
 static void fmt_secs(char *buf, size_t len, int has, double v)
 {
+	/* Microseconds: the deterministic (-icount) runs resolve them. */
 	if (has)
-		snprintf(buf, len, "%.4f", v);
+		snprintf(buf, len, "%.6f", v);
 	else
 		snprintf(buf, len, "-");
 }
@@ -600,7 +601,7 @@ static void measure(const char *tag, enum backing b, uint64_t size,
 
 		printf("#      samples (s):");
 		for (i = 0; i < n; i++)
-			printf(" %.4f", total_s(&rs[i]));
+			printf(" %.6f", total_s(&rs[i]));
 		printf("\n");
 	}
 }

@@ -8,12 +8,15 @@
 #   ours      Debian 6.1 with our modules            (harness phase "ours")
 #   upstream  Debian bookworm's 6.12 with its own KVM (harness phase "stock")
 #   upstream7 optional: the newest 7.x from trixie-backports, stock KVM
-# and prints a table of our figures with ratios to upstream's, the issue 5
-# targets as PASS/FAIL lines, and writes results.csv, results.txt and
-# results.png to the output directory.  See bench/README.
+# each twice: with wall-clock guest time at every size, and deterministic
+# (QEMU -icount, harness/run.sh --icount) at 256 MiB, where the targets that
+# compare near-equal work are judged.  It prints a table of our figures with
+# ratios to upstream's, the issue 5 targets as PASS/FAIL lines, and writes
+# results.csv, results.txt and results.png to the output directory.  See
+# bench/README.
 #
 # usage: bench/run.sh [--sizes MIB,MIB,...] [--out DIR] [--only NAME,...]
-#                     [--full] [--dry-run]
+#                     [--full] [--no-icount | --icount-only] [--dry-run]
 #   --sizes  guest RAM sizes to measure, MiB (default 256,1024,2048; above
 #            1024 needs harness/run.sh --mem)
 #   --out    output directory (default build/bench)
@@ -22,6 +25,9 @@
 #            one is what the report calls ours)
 #   --full   also measure read pre-fault + write pass above 256 MiB (slow:
 #            two emulated stage-2 faults per page; about 6 more minutes)
+#   --no-icount    no deterministic runs (the targets are then judged on the
+#                  noisy wall-clock figures)
+#   --icount-only  only the deterministic 256 MiB runs (about 8 minutes)
 # environment:
 #   BENCH_SIZES=256,1024,2048    sizes in MiB (as --sizes)
 #   BENCH_UPSTREAM_KVER=ABI      upstream kernel ABI (default: what
@@ -32,10 +38,17 @@
 #                                tcg,thread=single: one host thread runs both
 #                                vCPUs, so 2-vCPU pre-fault cannot be faster;
 #                                multi-threaded "tcg" can, but the harness
-#                                README says it wedges nested SVM now and then)
-# Exit status: 0 when every target passed, 1 when one failed, 2 on errors.
+#                                README says it wedges nested SVM now and then;
+#                                wall-clock runs only)
+#   BENCH_ICOUNT_SHIFT=1         -icount shift of the deterministic runs (one
+#                                guest instruction = 2^SHIFT ns)
+# Exit status: 0 when every target judged passed, 1 when one failed, 2 on
+# errors.
 set -euo pipefail
 
+# One compound command, parsed whole before it runs: editing this file
+# during a run cannot break the run.
+{
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 prog=bench/run.sh
 cd "$top"
@@ -48,18 +61,30 @@ out=$top/build/bench
 only=
 full=0
 dry_run=0
+do_wall=1
+do_det=1
+icount_shift=${BENCH_ICOUNT_SHIFT:-1}
+# The deterministic runs measure the size the targets are set for.
+det_sizes=256
 while [ $# -gt 0 ]; do
 	case $1 in
 	--sizes) sizes=${2:?}; shift 2 ;;
 	--out) out=${2:?}; shift 2 ;;
 	--only) only=${2:?}; shift 2 ;;
 	--full) full=1; shift ;;
+	--no-icount) do_det=0; shift ;;
+	--icount-only) do_wall=0; shift ;;
 	--dry-run) dry_run=1; shift ;;
 	-h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 done
 [[ $sizes =~ ^[0-9]+(,[0-9]+)*$ ]] || die "bad size list '$sizes'"
+[ "$do_wall" = 1 ] || [ "$do_det" = 1 ] || die "--no-icount and --icount-only: nothing to run"
+[[ $icount_shift =~ ^[0-9]$|^10$ ]] || die "BENCH_ICOUNT_SHIFT must be 0..10"
+if [ "$do_det" = 1 ] && ! grep -q -- '--icount)' harness/run.sh; then
+	die "harness/run.sh has no --icount: use --no-icount"
+fi
 t_start=$(date +%s)
 
 # ---- dependencies -------------------------------------------------------
@@ -129,40 +154,6 @@ EOF
 	[ -n "$upstream7_kver" ] || die "cannot find the ABI of linux-image-amd64 $v"
 fi
 
-# prepare_split_image KVER: Debian 13's kernels (trixie-backports' 7.x) ship
-# vmlinuz and the modules in linux-binary-KVER and linux-modules-KVER, and
-# linux-image-KVER only depends on them: unpack both into the layout that
-# harness/image.sh makes of the older single package (boot/vmlinuz-KVER,
-# lib/modules/KVER), which it then reuses.
-prepare_split_image() {
-	local kver=$1 images=$top/.cache/image debs=$top/.cache/debs
-	local dest=$top/.cache/image/$1 tmp p deb
-	[ -f "$dest/.complete" ] && [ -f "$dest/boot/vmlinuz-$kver" ] && return 0
-	apt-cache show "linux-binary-$kver" >/dev/null 2>&1 || return 0
-	mkdir -p "$images" "$debs"
-	tmp=$dest.tmp.$$
-	rm -rf "$tmp"
-	mkdir -p "$tmp"
-	for p in "linux-binary-$kver" "linux-modules-$kver"; do
-		deb=$(find "$debs" -maxdepth 1 -name "${p}_*.deb" -print -quit)
-		if [ -z "$deb" ]; then
-			(cd "$debs" && apt-get download -q -o APT::Sandbox::User=root "$p" >&2) ||
-				die "apt-get download $p failed"
-			deb=$(find "$debs" -maxdepth 1 -name "${p}_*.deb" -print -quit)
-			[ -n "$deb" ] || die "apt-get download produced no ${p}_*.deb"
-		fi
-		dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
-	done
-	[ -f "$tmp/usr/lib/modules/$kver/vmlinuz" ] || die "linux-binary-$kver has no vmlinuz"
-	mkdir -p "$tmp/boot" "$tmp/lib/modules"
-	mv "$tmp/usr/lib/modules/$kver/vmlinuz" "$tmp/boot/vmlinuz-$kver"
-	mv "$tmp/usr/lib/modules/$kver" "$tmp/lib/modules/$kver"
-	rm -rf "$dest"
-	mv "$tmp" "$dest"
-	touch "$dest/.complete"
-}
-[ -z "$upstream7_kver" ] || prepare_split_image "$upstream7_kver"
-
 # ---- guest memory -------------------------------------------------------
 max_mib=$(tr ',' '\n' <<<"$sizes" | sort -n | tail -n 1)
 harness_args=()
@@ -181,14 +172,28 @@ elif [ "$max_mib" -gt 1024 ]; then
 	[ -n "$sizes" ] || die "no size left"
 fi
 
+# The deterministic runs: one guest CPU and one TCG thread (icount needs
+# them), guest memory for 256 MiB.
+det_args=(--icount "$icount_shift" --mem 2048M)
+
 if [ "$dry_run" = 1 ]; then
 	echo "ours:      $ours_kver (our modules, phase ours)"
 	echo "upstream:  $upstream_kver (stock modules, phase stock)"
 	[ -z "$upstream7_kver" ] || echo "upstream7: $upstream7_kver (stock modules, phase stock)"
-	echo "sizes:     $sizes MiB"
-	echo "harness:   ${harness_args[*]:-(defaults)}"
+	if [ "$do_wall" = 1 ]; then
+		echo "wall-clock runs: sizes $sizes MiB, harness ${harness_args[*]:-(defaults)}"
+	fi
+	if [ "$do_det" = 1 ]; then
+		echo "deterministic runs: sizes $det_sizes MiB, harness ${det_args[*]}"
+	fi
 	exit 0
 fi
+
+# Download and unpack the kernels now (harness/image.sh, which run.sh
+# calls too): a missing package stops the run before anything is built.
+for k in "$ours_kver" "$upstream_kver" $upstream7_kver; do
+	harness/image.sh "$k" "$top/.cache" >/dev/null || die "cannot get the kernel image $k"
+done
 
 # ---- build --------------------------------------------------------------
 mkdir -p "$out/bin"
@@ -199,11 +204,17 @@ make -s KVER="$ours_kver" -j"$(nproc)" modules >"$out/modules.log" 2>&1 ||
 ours_dir=$top/build/$ours_kver/arch/x86/kvm
 bench_def=()
 [ "$full" = 1 ] && bench_def=(-DBENCH_FULL=1)
-rm -f "$out/bin/"*
-gcc -static -O2 -Wall -Wextra -Werror -pthread -Iinclude/uapi \
-	-DBENCH_SIZES="\"$sizes\"" "${bench_def[@]}" \
-	-o "$out/bin/kvm-prefault-bench" bench/kvm-prefault-bench.c ||
-	die "building the bench failed"
+# One build per size list; the harness runs every binary of a directory.
+build_bench() {	# build_bench DIR SIZES
+	mkdir -p "$1"
+	rm -f "$1/"*
+	gcc -static -O2 -Wall -Wextra -Werror -pthread -Iinclude/uapi \
+		-DBENCH_SIZES="\"$2\"" "${bench_def[@]}" \
+		-o "$1/kvm-prefault-bench" bench/kvm-prefault-bench.c ||
+		die "building the bench failed"
+}
+build_bench "$out/bin" "$sizes"
+build_bench "$out/bin-icount" "$det_sizes"
 
 # ---- runs ---------------------------------------------------------------
 # A harness cache of our own (run outputs go to CACHE/harness/last), sharing
@@ -215,16 +226,18 @@ for d in image debs; do
 done
 
 notes=()
-if [ -n "${BENCH_ACCEL:-}" ]; then
-	notes+=("QEMU -accel $BENCH_ACCEL")
+if [ "$do_wall" = 0 ]; then
+	:
+elif [ -n "${BENCH_ACCEL:-}" ]; then
+	notes+=("wall-clock runs: QEMU -accel $BENCH_ACCEL")
 else
-	notes+=("QEMU -accel: the harness default (one TCG thread for both vCPUs: 2-vCPU pre-fault runs its halves interleaved, not at once)")
+	notes+=("wall-clock runs: QEMU -accel tcg,thread=single, the harness default (one TCG thread for both vCPUs: 2-vCPU pre-fault runs its halves interleaved, not at once)")
 fi
 # load_note NAME: what else ran on this machine (it skews emulated times).
 load_note() {
 	local others load
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
-	others=$(pgrep -c 'qemu-system-x86' || true)
+	others=$(pgrep -c '^qemu-system-' || true)
 	if [ "${others:-0}" -gt 0 ]; then
 		notes+=("$1: started with load average $load and $others other QEMU process(es) running: its times are disturbed")
 		note "warning: $others other QEMU process(es) running (load $load): times will be disturbed"
@@ -233,15 +246,23 @@ load_note() {
 	fi
 }
 
-# run_one NAME KVER PHASE: boot KVER in the harness, keep the bench's lines.
+# run_one NAME KVER PHASE [icount]: boot KVER in the harness, keep the
+# bench's lines in NAME.out.
 run_one() {
-	local name=$1 kver=$2 phase=$3 rc=0 console t0
+	local name=$1 kver=$2 phase=$3 rc=0 console t0 bin=$out/bin what
+	local args=("${harness_args[@]}")
+	what="sizes $sizes MiB"
+	if [ "${4:-}" = icount ]; then
+		bin=$out/bin-icount
+		args=("${det_args[@]}")
+		what="sizes $det_sizes MiB, deterministic: -icount shift=$icount_shift, 1 CPU"
+	fi
 	t0=$(date +%s)
-	note "$name: booting $kver under QEMU (phase $phase, sizes $sizes MiB)"
-	load_note "$name ($kver)"
+	note "$name: booting $kver under QEMU (phase $phase, $what)"
+	[ "${4:-}" = icount ] || load_note "$name ($kver)"
 	harness/run.sh --quiet --kver "$kver" --ours "$ours_dir" \
-		--tests "$out/bin" --phases "$phase" --cache "$cache" \
-		--timeout 3000 --max-time 3600 "${harness_args[@]}" \
+		--tests "$bin" --phases "$phase" --cache "$cache" \
+		--timeout 3000 --max-time 3600 "${args[@]}" \
 		>"$out/$name.tap" 2>"$out/$name.err" || rc=$?
 	console=$(sed -n 's/^# console log: //p' "$out/$name.tap")
 	if [ -z "$console" ] || [ ! -f "$console" ]; then
@@ -263,20 +284,28 @@ run_one() {
 }
 
 wanted() { [ -z "$only" ] || [[ ,$only, == *,$1,* ]]; }
+plan=()
+wanted ours && plan+=("ours $ours_kver ours")
+wanted upstream && plan+=("upstream $upstream_kver stock")
+[ -z "$upstream7_kver" ] || ! wanted upstream7 || plan+=("upstream7 $upstream7_kver stock")
+[ "${#plan[@]}" -gt 0 ] || die "--only $only: nothing to run"
 runs=()
-if wanted ours; then
-	run_one ours "$ours_kver" ours
-	runs+=(ours)
+det_runs=()
+if [ "$do_wall" = 1 ]; then
+	for p in "${plan[@]}"; do
+		read -r n k ph <<<"$p"
+		run_one "$n" "$k" "$ph"
+		runs+=("$n")
+	done
 fi
-if wanted upstream; then
-	run_one upstream "$upstream_kver" stock
-	runs+=(upstream)
+if [ "$do_det" = 1 ]; then
+	notes+=("deterministic runs: QEMU -icount shift=$icount_shift,sleep=off -seed 1, -smp 1 (harness/run.sh --icount $icount_shift), $det_sizes MiB; with one guest CPU, 2-vCPU pre-fault runs its halves interleaved")
+	for p in "${plan[@]}"; do
+		read -r n k ph <<<"$p"
+		run_one "$n-icount" "$k" "$ph" icount
+		det_runs+=("$n")
+	done
 fi
-if [ -n "$upstream7_kver" ] && wanted upstream7; then
-	run_one upstream7 "$upstream7_kver" stock
-	runs+=(upstream7)
-fi
-[ "${#runs[@]}" -gt 0 ] || die "--only $only: nothing to run"
 
 # ---- report -------------------------------------------------------------
 wall=$(( $(date +%s) - t_start ))
@@ -284,10 +313,14 @@ args=()
 for n in "${notes[@]}"; do
 	args+=(--note "$n")
 done
+for r in "${det_runs[@]}"; do
+	args+=(--det "$r=$out/$r-icount.out")
+done
 for r in "${runs[@]}"; do
 	args+=("$r=$out/$r.out")
 done
 rc=0
-python3 bench/report.py --out "$out" --wall "$wall" "${args[@]}" || rc=$?
+python3 bench/report.py --out "$out" --wall "$wall" --icount-shift "$icount_shift" "${args[@]}" || rc=$?
 [ "$rc" -le 1 ] || die "bench/report.py failed"
 exit "$rc"
+}
