@@ -141,7 +141,7 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 	if (kvm_is_error_hva(hva))
 		return -ENOENT;
 
-	/* A read-only memslot is mapped for reads, as a guest write would. */
+	/* A read-only memslot is mapped for reads, as on x86: no error. */
 	write = (flags & KVM_PRE_FAULT_MEMORY_WRITE) && writable;
 
 	for (;;) {
