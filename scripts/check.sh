@@ -15,8 +15,9 @@
 #  6. cross-build the 6.1 kernel without and with our series
 #     (scripts/arm64-kernel.sh), our selftests and the 6.1 arm64 KVM
 #     selftests,
-#  7. boot both under qemu-system-aarch64: stock for the kselftest
-#     baseline, ours in VHE, nVHE and protected mode (harness/arm64/run.sh),
+#  7. boot both under qemu-system-aarch64: stock in VHE and nVHE mode for
+#     the kselftest baseline of each mode, ours in VHE, nVHE and protected
+#     mode (harness/arm64/run.sh),
 #
 # and print one TAP stream ending with "N passed, N failed, N skipped".
 #
@@ -94,7 +95,7 @@ if want arm64; then
 	step "arm64: guest tests (QEMU, TCG)"
 	run_tap arm64 harness/arm64/run.sh --stock "$stock_image" \
 		--ours "$ours_image" --tests "$top/build/selftests-arm64" \
-		--kselftests "$ks_arm64"
+		--kselftests "$ks_arm64" --stock-modes "vhe nvhe"
 fi
 
 # One TAP stream: every producer's points in order, renumbered.
