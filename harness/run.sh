@@ -9,6 +9,12 @@ set -euo pipefail
 # running any: editing run.sh while a run is in progress cannot break it.
 {
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Shared with harness/arm64/run.sh: add_tests, ks_tune, tap.
+# shellcheck source=harness/lib.sh
+. "$here/lib.sh"
+ks_timeout_file=$here/kselftests.timeout
+test_machine=X86-64
+test_strip="strip"
 prog=run.sh
 
 die() { echo "$prog: error: $*" >&2; exit 2; }
@@ -205,26 +211,6 @@ if [ "$need_ours" = 1 ]; then
 	done
 fi
 
-add_tests() {	# add_tests SRCDIR SUITE [EXCLUDE_FILE]: prints added names
-	local src=$1 suite=$2 excl=${3:-} f name
-	for f in "$src"/*; do
-		if [ ! -f "$f" ] || [ ! -x "$f" ]; then
-			continue
-		fi
-		name=${f##*/}
-		if [ -n "$excl" ] && grep -qE "^[[:space:]]*${name}([[:space:]]|#|$)" "$excl"; then
-			continue
-		fi
-		if grep -q INTERP <<<"$(readelf -l "$f" 2>/dev/null)"; then
-			die "$f is dynamically linked: tests must be static"
-		fi
-		# Strip debug info: the initramfs stays small, the log is enough.
-		strip --strip-debug -o "$root/tests/$suite/$name" "$f" 2>/dev/null ||
-			cp "$f" "$root/tests/$suite/$name"
-		chmod 0755 "$root/tests/$suite/$name"
-		echo "$name"
-	done
-}
 # (not in a subshell, so that die stops run.sh)
 add_tests "$tests" tests >"$out/tests.list"
 mapfile -t our_tests <"$out/tests.list"
@@ -235,17 +221,6 @@ if [ -n "$kselftests" ]; then
 	[ "${#ks_tests[@]}" -gt 0 ] || die "--kselftests: no executable files in $kselftests"
 fi
 
-ks_tune() {	# ks_tune NAME: "TIMEOUT [ARGS...]" from kselftests.timeout
-	local n t args a
-	while read -r n t args; do
-		[ "$n" = "$1" ] || continue
-		read -r -a a <<<"${args%%#*}"
-		[ "${a[0]:-}" != "--" ] || a=("${a[@]:1}")
-		echo "$t ${a[*]}"
-		return
-	done <"$here/kselftests.timeout"
-	echo "$timeout"
-}
 
 # run.list for the guest, and the list of expected results for the host.
 runlist=$root/harness/run.list
@@ -356,14 +331,6 @@ splats=$("$here/scan-log.sh" "$console" || true)
 
 npass=0 nfail=0 nskip=0 idx=0
 declare -A verdict=()
-tap() {	# tap ok|notok|skip NAME [COMMENT]
-	idx=$((idx + 1))
-	case $1 in
-	ok) npass=$((npass + 1)); echo "ok $idx - $2${3:+ # $3}" ;;
-	skip) nskip=$((nskip + 1)); echo "ok $idx - $2 # SKIP${3:+ $3}" ;;
-	*) nfail=$((nfail + 1)); echo "not ok $idx - $2${3:+ # $3}" ;;
-	esac
-}
 test_log() {	# test_log PHASE ID: the test's framed console output as TAP comments
 	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
 	tr -d '\r' <"$console" |

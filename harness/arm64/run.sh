@@ -11,6 +11,12 @@ set -euo pipefail
 # running any: editing run.sh while a run is in progress cannot break it.
 {
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Shared with harness/run.sh: add_tests, ks_tune, tap.
+# shellcheck source=harness/lib.sh
+. "$here/../lib.sh"
+ks_timeout_file=$here/kselftests.timeout
+test_machine=AArch64
+test_strip=aarch64-linux-gnu-strip
 top=$(cd "$here/.." && pwd)	# harness/
 prog=arm64/run.sh
 
@@ -157,26 +163,6 @@ ln -s busybox "$root/bin/sh"	# guest-init installs the other applets
 cp "$runner" "$root/bin/runner"
 install -m 0755 "$here/guest-init" "$root/init"
 
-add_tests() {	# add_tests SRCDIR SUITE [EXCLUDE_FILE]: prints added names
-	local src=$1 suite=$2 excl=${3:-} f name hdr
-	for f in "$src"/*; do
-		if [ ! -f "$f" ] || [ ! -x "$f" ]; then
-			continue
-		fi
-		name=${f##*/}
-		if [ -n "$excl" ] && grep -qE "^[[:space:]]*${name}([[:space:]]|#|$)" "$excl"; then
-			continue
-		fi
-		hdr=$(readelf -h -l "$f" 2>/dev/null) || die "$f is not an ELF binary"
-		grep -q AArch64 <<<"$hdr" || die "$f is not an AArch64 binary"
-		! grep -q INTERP <<<"$hdr" || die "$f is dynamically linked: tests must be static"
-		# Strip debug info: the initramfs stays small, the log is enough.
-		aarch64-linux-gnu-strip --strip-debug -o "$root/tests/$suite/$name" "$f" 2>/dev/null ||
-			cp "$f" "$root/tests/$suite/$name"
-		chmod 0755 "$root/tests/$suite/$name"
-		echo "$name"
-	done
-}
 our_tests=()
 ks_tests=()
 # (not in a subshell, so that die stops run.sh)
@@ -197,17 +183,6 @@ base=$out/base.cpio.gz
 rm -rf "$root"
 note "initramfs $base ($(du -h "$base" | cut -f1)): ${#our_tests[@]} tests, ${#ks_tests[@]} kselftests; boots: ${boots[*]}"
 
-ks_tune() {	# ks_tune NAME: "TIMEOUT [ARGS...]" from kselftests.timeout
-	local n t args a
-	while read -r n t args; do
-		[ "$n" = "$1" ] || continue
-		read -r -a a <<<"${args%%#*}"
-		[ "${a[0]:-}" != "--" ] || a=("${a[@]:1}")
-		echo "$t ${a[*]}"
-		return
-	done < <(grep -v '^[[:space:]]*#' "$here/kselftests.timeout")
-	echo "$timeout"
-}
 
 # Per boot: run.list (appended to the base initramfs as a second cpio
 # archive, which the kernel unpacks over the first), the expected results
@@ -257,14 +232,6 @@ for b in "${boots[@]}"; do
 done
 echo "TAP version 13"
 echo "1..$total"
-tap() {	# tap ok|notok|skip NAME [COMMENT]
-	idx=$((idx + 1))
-	case $1 in
-	ok) npass=$((npass + 1)); echo "ok $idx - $2${3:+ # $3}" ;;
-	skip) nskip=$((nskip + 1)); echo "ok $idx - $2 # SKIP${3:+ $3}" ;;
-	*) nfail=$((nfail + 1)); echo "not ok $idx - $2${3:+ # $3}" ;;
-	esac
-}
 test_log() {	# test_log CONSOLE BOOT ID: the test's framed output as TAP comments
 	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
 	tr -d '\r' <"$1" |

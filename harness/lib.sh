@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2154 # the globals below are the caller's
+#
+# lib.sh: what the x86 (harness/run.sh) and arm64 (harness/arm64/run.sh)
+# harnesses share.  Sourced; the caller provides die() and sets:
+#   root            the initramfs tree being built
+#   timeout         the default per-test timeout, in seconds
+#   ks_timeout_file the kselftests.timeout of its architecture
+#   test_machine    what readelf -h prints as Machine for its tests
+#   test_strip      the strip of its toolchain
+#   idx npass nfail nskip   TAP counters (start at 0)
+
+# add_tests SRCDIR SUITE [EXCLUDE_FILE]: copy every executable of SRCDIR
+# that EXCLUDE_FILE does not list into the initramfs; print the names.
+add_tests() {
+	local src=$1 suite=$2 excl=${3:-} f name hdr
+	for f in "$src"/*; do
+		if [ ! -f "$f" ] || [ ! -x "$f" ]; then
+			continue
+		fi
+		name=${f##*/}
+		if [ -n "$excl" ] && grep -qE "^[[:space:]]*${name}([[:space:]]|#|$)" "$excl"; then
+			continue
+		fi
+		hdr=$(readelf -h -l "$f" 2>/dev/null) || die "$f is not an ELF binary"
+		grep -q "Machine:.*$test_machine" <<<"$hdr" ||
+			die "$f is not a $test_machine binary"
+		! grep -q INTERP <<<"$hdr" ||
+			die "$f is dynamically linked: tests must be static"
+		# Strip debug info: the initramfs stays small, the log is enough.
+		"$test_strip" --strip-debug -o "$root/tests/$suite/$name" "$f" 2>/dev/null ||
+			cp "$f" "$root/tests/$suite/$name"
+		chmod 0755 "$root/tests/$suite/$name"
+		echo "$name"
+	done
+}
+
+# ks_tune NAME: "TIMEOUT [ARGS...]" for a kselftest, from ks_timeout_file.
+ks_tune() {
+	local n t args a
+	while read -r n t args; do
+		[ "$n" = "$1" ] || continue
+		read -r -a a <<<"${args%%#*}"
+		[ "${a[0]:-}" != "--" ] || a=("${a[@]:1}")
+		echo "$t ${a[*]}"
+		return
+	done < <(grep -v '^[[:space:]]*#' "$ks_timeout_file")
+	echo "$timeout"
+}
+
+# tap ok|notok|skip NAME [COMMENT]: one TAP point.
+tap() {
+	idx=$((idx + 1))
+	case $1 in
+	ok) npass=$((npass + 1)); echo "ok $idx - $2${3:+ # $3}" ;;
+	skip) nskip=$((nskip + 1)); echo "ok $idx - $2 # SKIP${3:+ $3}" ;;
+	*) nfail=$((nfail + 1)); echo "not ok $idx - $2${3:+ # $3}" ;;
+	esac
+}
