@@ -9,6 +9,8 @@
 #   test_machine    what readelf -h prints as Machine for its tests
 #   test_strip      the strip of its toolchain
 #   idx npass nfail nskip   TAP counters (start at 0)
+#   our_tests ks_tests      the names add_tests copied, per suite
+#   max_t           raised by list_tests to the longest kselftest timeout
 
 # add_tests SRCDIR SUITE [EXCLUDE_FILE]: copy every executable of SRCDIR
 # that EXCLUDE_FILE does not list into the initramfs; print the names.
@@ -56,4 +58,46 @@ tap() {
 	skip) nskip=$((nskip + 1)); echo "ok $idx - $2 # SKIP${3:+ $3}" ;;
 	*) nfail=$((nfail + 1)); echo "not ok $idx - $2${3:+ # $3}" ;;
 	esac
+}
+
+# list_tests SUITES RUNLIST EXPECTED [PREFIX]: for each suite of SUITES
+# (comma separated: tests, kselftests) append a TEST line per test to the
+# guest's RUNLIST and PREFIX<suite>/<name> to the host's EXPECTED.
+list_tests() {
+	local rl=$2 exp=$3 prefix=${4:-} s n t args
+	for s in ${1//,/ }; do
+		case $s in
+		tests)
+			for n in "${our_tests[@]}"; do
+				echo "TEST tests $n $timeout" >>"$rl"
+				echo "${prefix}tests/$n" >>"$exp"
+			done ;;
+		kselftests)
+			for n in "${ks_tests[@]}"; do
+				read -r t args <<<"$(ks_tune "$n")"
+				[[ $t =~ ^[0-9]+$ ]] || die "kselftests.timeout: bad timeout for $n"
+				[ "$t" -le "$max_t" ] || max_t=$t
+				echo "TEST kselftests $n $t${args:+ $args}" >>"$rl"
+				echo "${prefix}kselftests/$n" >>"$exp"
+			done ;;
+		*) die "unknown suite '$s' (tests, kselftests)" ;;
+		esac
+	done
+}
+
+# pack_cpio DIR OUT: DIR as a gzipped newc archive owned by root, in a
+# stable order.
+pack_cpio() {
+	(cd "$1" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc --owner=0:0 --quiet | gzip -1 >"$2")
+}
+
+# test_log CONSOLE RUN ID: the framed output of test ID in boot or phase
+# RUN, from CONSOLE, as TAP comments (the last 40 lines).
+test_log() {
+	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
+	tr -d '\r' <"$1" |
+		awk -v b="=== BEGIN $2/$3 " -v e="=== END $2/$3:" \
+			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' |
+		tail -n 40 | cut -c1-400 | sed 's/^/#   /' || true
 }

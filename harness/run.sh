@@ -9,7 +9,8 @@ set -euo pipefail
 # running any: editing run.sh while a run is in progress cannot break it.
 {
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# Shared with harness/arm64/run.sh: add_tests, ks_tune, tap.
+# Shared with harness/arm64/run.sh: add_tests, ks_tune, list_tests,
+# pack_cpio, tap, test_log.
 # shellcheck source=harness/lib.sh
 . "$here/lib.sh"
 ks_timeout_file=$here/kselftests.timeout
@@ -232,30 +233,11 @@ for p in $phases; do
 	read -r modset kp ap suites <<<"${phase_line[$p]}"
 	echo "PHASE $p $modset $kp $ap" >>"$runlist"
 	echo "$p PHASE" >>"$expected"
-	for s in ${suites//,/ }; do
-		case $s in
-		tests)
-			for n in "${our_tests[@]}"; do
-				echo "TEST tests $n $timeout" >>"$runlist"
-				echo "$p tests/$n" >>"$expected"
-			done ;;
-		kselftests)
-			for n in "${ks_tests[@]}"; do
-				read -r t args <<<"$(ks_tune "$n")"
-				[[ $t =~ ^[0-9]+$ ]] || die "kselftests.timeout: bad timeout for $n"
-				[ "$t" -le "$max_t" ] || max_t=$t
-				echo "TEST kselftests $n $t${args:+ $args}" >>"$runlist"
-				echo "$p kselftests/$n" >>"$expected"
-			done ;;
-		*) die "phases.conf: phase $p: unknown suite '$s'" ;;
-		esac
-	done
+	list_tests "$suites" "$runlist" "$expected" "$p "
 done
 
 initrd=$out/initrd.gz
-(cd "$root" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null -o -H newc --owner=0:0 --quiet | gzip -1 >"$initrd") ||
-	die "building the initramfs failed"
+pack_cpio "$root" "$initrd" || die "building the initramfs failed"
 rm -rf "$root"
 note "initramfs $initrd ($(du -h "$initrd" | cut -f1)): ${#our_tests[@]} tests, ${#ks_tests[@]} kselftests, phases: $phases"
 
@@ -331,13 +313,6 @@ splats=$("$here/scan-log.sh" "$console" || true)
 
 npass=0 nfail=0 nskip=0 idx=0
 declare -A verdict=()
-test_log() {	# test_log PHASE ID: the test's framed console output as TAP comments
-	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
-	tr -d '\r' <"$console" |
-		awk -v b="=== BEGIN $1/$2 " -v e="=== END $1/$2:" \
-			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' |
-		tail -n 40 | cut -c1-400 | sed 's/^/#   /' || true
-}
 
 total=$(($(wc -l <"$expected") + 2))
 echo "TAP version 13"
@@ -364,12 +339,12 @@ while read -r p id; do
 		else
 			tap skip "$p/$id" "${secs}s"
 		fi ;;
-	timeout) tap notok "$p/$id" "TIMEOUT after ${secs}s"; test_log "$p" "$id" ;;
-	fail) tap notok "$p/$id" "failed after ${secs}s"; test_log "$p" "$id" ;;
+	timeout) tap notok "$p/$id" "TIMEOUT after ${secs}s"; test_log "$console" "$p" "$id" ;;
+	fail) tap notok "$p/$id" "failed after ${secs}s"; test_log "$console" "$p" "$id" ;;
 	*)
 		if grep -q "^START $p $id\$" "$res"; then
 			tap notok "$p/$id" "no result: the guest died during this test"
-			test_log "$p" "$id"
+			test_log "$console" "$p" "$id"
 		else
 			tap notok "$p/$id" "no result: never started"
 		fi ;;

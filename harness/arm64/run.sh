@@ -11,7 +11,8 @@ set -euo pipefail
 # running any: editing run.sh while a run is in progress cannot break it.
 {
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# Shared with harness/run.sh: add_tests, ks_tune, tap.
+# Shared with harness/run.sh: add_tests, ks_tune, list_tests, pack_cpio,
+# tap, test_log.
 # shellcheck source=harness/lib.sh
 . "$here/../lib.sh"
 ks_timeout_file=$here/kselftests.timeout
@@ -177,9 +178,7 @@ if [ -n "$kselftests" ]; then
 fi
 
 base=$out/base.cpio.gz
-(cd "$root" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null -o -H newc --owner=0:0 --quiet | gzip -1 >"$base") ||
-	die "building the initramfs failed"
+pack_cpio "$root" "$base" || die "building the initramfs failed"
 rm -rf "$root"
 note "initramfs $base ($(du -h "$base" | cut -f1)): ${#our_tests[@]} tests, ${#ks_tests[@]} kselftests; boots: ${boots[*]}"
 
@@ -197,26 +196,9 @@ for b in "${boots[@]}"; do
 	{ echo "TOKEN $token"; echo "BOOT $b $mode"; } >"$rl"
 	: >"$d/expected"
 	max_t=$timeout
-	for s in ${suites//,/ }; do
-		case $s in
-		tests)
-			for n in "${our_tests[@]}"; do
-				echo "TEST tests $n $timeout" >>"$rl"
-				echo "tests/$n" >>"$d/expected"
-			done ;;
-		kselftests)
-			for n in "${ks_tests[@]}"; do
-				read -r t args <<<"$(ks_tune "$n")"
-				[[ $t =~ ^[0-9]+$ ]] || die "kselftests.timeout: bad timeout for $n"
-				[ "$t" -le "$max_t" ] || max_t=$t
-				echo "TEST kselftests $n $t${args:+ $args}" >>"$rl"
-				echo "kselftests/$n" >>"$d/expected"
-			done ;;
-		esac
-	done
+	list_tests "$suites" "$rl" "$d/expected"
 	boot_maxt[$b]=$max_t
-	(cd "$d/root" && find . -print0 | LC_ALL=C sort -z |
-		cpio --null -o -H newc --owner=0:0 --quiet | gzip -1 >"$d/list.cpio.gz") ||
+	pack_cpio "$d/root" "$d/list.cpio.gz" ||
 		die "building the run list archive failed"
 	cat "$base" "$d/list.cpio.gz" >"$d/initrd.gz"
 	rm -rf "$d/root" "$d/list.cpio.gz"
@@ -232,13 +214,6 @@ for b in "${boots[@]}"; do
 done
 echo "TAP version 13"
 echo "1..$total"
-test_log() {	# test_log CONSOLE BOOT ID: the test's framed output as TAP comments
-	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
-	tr -d '\r' <"$1" |
-		awk -v b="=== BEGIN $2/$3 " -v e="=== END $2/$3:" \
-			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' |
-		tail -n 40 | cut -c1-400 | sed 's/^/#   /' || true
-}
 
 # ---- boots ------------------------------------------------------------------
 # TCG runs the guest 10-100x slower than hardware while its clocks follow
