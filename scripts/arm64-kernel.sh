@@ -67,20 +67,11 @@ done
 [ -f "$frag" ] || die "no $frag: the checkout is incomplete"
 [ -f "$series" ] || die "no $series: the checkout is incomplete"
 
-# The version in a top Makefile (the tarball's or an extracted tree's).
-makefile_version() {
-	awk -F' = ' '$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
-		$1 == "SUBLEVEL" { s = $2 } END { print v "." p "." s }'
-}
-
-# Same reading as prepare-source.sh: the tarball's top Makefile carries the
-# exact upstream version.  (tar is cut off by head on purpose.)
-topdir=$( (tar -tf "$ksrc" 2>/dev/null || true) | head -n 1 | cut -d/ -f1)
-[ -n "$topdir" ] ||
-	die "$ksrc is not a readable tarball: reinstall linux-source-6.1"
-mk=$(tar -xOf "$ksrc" --occurrence=1 "$topdir/Makefile" 2>/dev/null) ||
-	die "$ksrc has no top Makefile: reinstall linux-source-6.1"
-sver=$(printf '%s\n' "$mk" | makefile_version)
+# Same reading as prepare-source.sh (scripts/source-version.sh, which also
+# gives makefile_version for an extracted tree).
+# shellcheck source=scripts/source-version.sh
+. "$top/scripts/source-version.sh"
+source_version "$ksrc" linux-source-6.1
 case "$sver" in
 6.1.[0-9]*) ;;
 *) die "$ksrc is kernel $sver, not 6.1.x: install Debian 12's linux-source-6.1" ;;

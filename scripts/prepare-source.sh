@@ -23,6 +23,8 @@ fi
 [ $# -eq 4 ] || die "usage: $0 [--check] KVER KDIR KSRC BUILD"
 kver=$1 kdir=$2 ksrc=$3 build=$4
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/source-version.sh
+. "$top/scripts/source-version.sh"
 
 [ -f "$kdir/Makefile" ] ||
 	die "no kernel headers for $kver at $kdir: install linux-headers-$kver"
@@ -34,15 +36,7 @@ line=${hver%.*}
 	die "no kernel source at $ksrc: install linux-source-$line (kernel $hver)"
 
 # The top Makefile of the tarball carries the exact upstream version.
-# (tar is cut off by head on purpose: only the first entry is needed.)
-topdir=$( (tar -tf "$ksrc" 2>/dev/null || true) | head -n 1 | cut -d/ -f1)
-[ -n "$topdir" ] ||
-	die "$ksrc is not a readable tarball: reinstall linux-source-$line"
-mk=$(tar -xOf "$ksrc" --occurrence=1 "$topdir/Makefile" 2>/dev/null) ||
-	die "$ksrc has no top Makefile: reinstall linux-source-$line"
-sver=$(printf '%s\n' "$mk" | awk -F' = ' '
-	$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
-	$1 == "SUBLEVEL" { s = $2 } END { print v "." p "." s }')
+source_version "$ksrc" "linux-source-$line"
 [ "$sver" = "$hver" ] ||
 	die "source $ksrc is $sver but headers for $kver are $hver: install linux-source-$line matching linux-headers-$kver ($hver)"
 
@@ -66,7 +60,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 		include/uapi/linux/kvm.h arch/x86/include/asm/kvm_host.h"
 	touched=$(sed -n 's,^+++ b/,,p' "$top"/patches/"$line"/*.patch |
 		grep -v -e '^arch/x86/kvm/' -e '^virt/kvm/' | sort -u)
-	# shellcheck disable=SC2086 # one word per path
+	# shellcheck disable=SC2046,SC2086 # one word per path
 	tar -xf "$ksrc" -C "$build" --strip-components=1 \
 		$(printf "$topdir/%s " $kvm $touched) ||
 		die "extracting KVM from $ksrc failed: reinstall linux-source-$line"
