@@ -170,6 +170,8 @@ void kl_vm_free(struct kl_vm *vm)
 		if (!v)
 			continue;
 		munmap(v->run, v->run_size);
+		if (v->ring)
+			munmap(v->ring, vm->dirty_ring_bytes);
 		if (v->stats_fd >= 0)
 			close(v->stats_fd);
 		close(v->fd);
@@ -393,9 +395,80 @@ struct kl_vcpu *kl_vcpu_add(struct kl_vm *vm, int id)
 	v->run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd,
 		      0);
 	TEST_ASSERT(v->run != MAP_FAILED, "mmap kvm_run");
+	if (vm->dirty_ring_bytes) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		v->ring = mmap(NULL, vm->dirty_ring_bytes,
+			       PROT_READ | PROT_WRITE, MAP_SHARED, v->fd,
+			       page * KVM_DIRTY_LOG_PAGE_OFFSET);
+		TEST_ASSERT(v->ring != MAP_FAILED, "mmap dirty ring");
+		v->ring_entries = vm->dirty_ring_bytes /
+				  sizeof(struct kvm_dirty_gfn);
+	}
 	vm->vcpus[id] = v;
 	kl_arch_vcpu_init(v);
 	return v;
+}
+
+int kl_vm_enable_dirty_ring(struct kl_vm *vm, uint32_t bytes)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_DIRTY_LOG_RING,
+		.args = { bytes },
+	};
+	int i;
+
+	for (i = 0; i < KL_MAX_VCPUS; i++)
+		TEST_ASSERT(!vm->vcpus[i], "dirty ring after vCPU %d", i);
+	if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap))
+		return -errno;
+	vm->dirty_ring_bytes = bytes;
+	return 0;
+}
+
+static struct kvm_dirty_gfn *kl_ring_entry(struct kl_vcpu *v, uint32_t i)
+{
+	return &v->ring[i & (v->ring_entries - 1)];
+}
+
+uint32_t kl_dirty_ring_pending(struct kl_vcpu *vcpu)
+{
+	uint32_t i = vcpu->ring_fetch;
+
+	TEST_ASSERT(vcpu->ring, "vCPU %d has no dirty ring", vcpu->id);
+	/* At most a whole ring: KVM never publishes more without a reset. */
+	while (i - vcpu->ring_fetch < vcpu->ring_entries &&
+	       (__atomic_load_n(&kl_ring_entry(vcpu, i)->flags,
+				__ATOMIC_ACQUIRE) & KVM_DIRTY_GFN_F_DIRTY))
+		i++;
+	return i - vcpu->ring_fetch;
+}
+
+uint32_t kl_dirty_ring_harvest(struct kl_vcpu *vcpu,
+			       void (*fn)(void *opaque, uint32_t slot,
+					  uint64_t offset),
+			       void *opaque)
+{
+	uint32_t n = kl_dirty_ring_pending(vcpu), i;
+
+	for (i = 0; i < n; i++) {
+		struct kvm_dirty_gfn *e = kl_ring_entry(vcpu,
+							vcpu->ring_fetch + i);
+
+		if (fn)
+			fn(opaque, e->slot, e->offset);
+		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET,
+				 __ATOMIC_RELEASE);
+	}
+	vcpu->ring_fetch += n;
+	return n;
+}
+
+int kl_dirty_ring_reset(struct kl_vm *vm)
+{
+	int r = ioctl(vm->fd, KVM_RESET_DIRTY_RINGS, 0);
+
+	return r < 0 ? -errno : r;
 }
 
 struct kl_vm *kl_vm_create_with_vcpu(struct kl_vcpu **vcpu)

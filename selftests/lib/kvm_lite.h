@@ -68,6 +68,7 @@ struct kl_vm {
 	struct kl_slot slots[KL_MAX_SLOTS];
 	struct kl_vcpu *vcpus[KL_MAX_VCPUS];
 	int stats_fd;		/* KVM_GET_STATS_FD of the VM, or -1 */
+	uint32_t dirty_ring_bytes;	/* KVM_CAP_DIRTY_LOG_RING size, or 0 */
 };
 
 struct kl_vcpu {
@@ -77,6 +78,10 @@ struct kl_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	int stats_fd;
+	/* The vCPU's dirty ring (kl_vm_enable_dirty_ring()), or NULL. */
+	struct kvm_dirty_gfn *ring;
+	uint32_t ring_entries;
+	uint32_t ring_fetch;	/* next entry to harvest */
 	/* Values the guest program reported. */
 	uint32_t last_report;
 	unsigned int nr_reports;
@@ -185,6 +190,26 @@ void kl_arch_guest_start(struct kl_vcpu *vcpu, uint64_t pc,
 			 const struct kl_args *args);
 bool kl_arch_handle_exit(struct kl_vcpu *vcpu, bool *done);
 void kl_arch_dump_vcpu(struct kl_vcpu *vcpu);
+
+/*
+ * Dirty ring (KVM_CAP_DIRTY_LOG_RING): enable it with a ring of @bytes per
+ * vCPU before the first vCPU is added; kl_vcpu_add() then maps each ring.
+ * Returns 0 or -errno (EINVAL: too small for this KVM, e.g. with PML).
+ */
+int kl_vm_enable_dirty_ring(struct kl_vm *vm, uint32_t bytes);
+/*
+ * Harvest every dirty entry of the vCPU's ring, in order: call @fn for
+ * each (may be NULL) and mark it for reset.  Returns how many there were.
+ * KVM_RESET_DIRTY_RINGS (kl_dirty_ring_reset()) then recycles them.
+ */
+uint32_t kl_dirty_ring_harvest(struct kl_vcpu *vcpu,
+			       void (*fn)(void *opaque, uint32_t slot,
+					  uint64_t offset),
+			       void *opaque);
+/* Dirty entries published and not harvested yet. */
+uint32_t kl_dirty_ring_pending(struct kl_vcpu *vcpu);
+/* KVM_RESET_DIRTY_RINGS: the number of entries reset, or -errno. */
+int kl_dirty_ring_reset(struct kl_vm *vm);
 
 /* KVM_PRE_FAULT_MEMORY */
 int kl_pre_fault(struct kl_vcpu *vcpu, struct kvm_pre_fault_memory *r);
