@@ -110,6 +110,22 @@ static int kvm_prefault_abort(struct kvm_vcpu *vcpu, gpa_t gpa,
 	return r;
 }
 
+/*
+ * Nothing of the loaded vCPU is needed: user_mem_abort() works on the VM's
+ * stage 2 and the vCPU's memory cache, and 6.1 arm64 has no dirty ring
+ * (whose entries go to the running vCPU).  Loading would also put the
+ * registers of a vCPU that never ran on the CPU, MDCR_EL2 = 0 on VHE
+ * among them: its debug state is set up only by the first KVM_RUN, and
+ * VMMs pre-fault before that.
+ */
+void kvm_prefault_arch_begin(struct kvm_vcpu *vcpu)
+{
+}
+
+void kvm_prefault_arch_end(struct kvm_vcpu *vcpu)
+{
+}
+
 long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 			   u64 flags)
 {

@@ -25,14 +25,31 @@ int kvm_prefault_user_memory_region2(void __user *argp,
 /*
  * Architecture backend.
  *
+ * kvm_prefault_arch_begin() and kvm_prefault_arch_end() bracket a range:
+ * they set up (and undo) what kvm_prefault_arch_map() needs of the vCPU,
+ * e.g. loading it on the CPU (x86), and nothing more.
+ *
  * kvm_prefault_arch_map() maps the page at @gpa as a stage-2 read fault of
  * @vcpu would (a write fault with KVM_PRE_FAULT_MEMORY_WRITE in @flags),
  * with the vCPU loaded and kvm->srcu held.  It returns how many bytes from
  * @gpa (at most @size) are now mapped: a huge mapping counts up to its end.
  * Otherwise it returns a negative errno and maps nothing.
  */
+void kvm_prefault_arch_begin(struct kvm_vcpu *vcpu);
+void kvm_prefault_arch_end(struct kvm_vcpu *vcpu);
 long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 			   u64 flags);
+
+#ifdef CONFIG_X86
+/*
+ * x86: the lockless walk of the vCPU's current root that mmu.c uses to
+ * find MMIO SPTEs, which our series makes callable; x86.c reads the leaf
+ * that maps a gpa with it.
+ */
+void walk_shadow_page_lockless_begin(struct kvm_vcpu *vcpu);
+void walk_shadow_page_lockless_end(struct kvm_vcpu *vcpu);
+int get_walk(struct kvm_vcpu *vcpu, u64 addr, u64 *sptes, int *root_level);
+#endif
 
 #ifdef CONFIG_ARM64
 /*

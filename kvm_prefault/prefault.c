@@ -31,6 +31,21 @@ static int kvm_prefault_check_range(const struct kvm_pre_fault_memory *range)
 	return 0;
 }
 
+/*
+ * Every page made writable in a dirty-logged slot pushes one entry onto the
+ * running vCPU's dirty ring, and KVM enforces the ring's soft limit only
+ * before guest entry (KVM_EXIT_DIRTY_RING_FULL).  A pre-fault must stop at
+ * that limit itself: past the hard limit kvm_dirty_ring_push() WARNs and
+ * overwrites entries userspace has not harvested.  One page pushes at most
+ * one entry (dirty logging maps 4 KiB pages only), so checking before each
+ * page keeps the ring at or below its soft limit.
+ */
+static bool kvm_prefault_dirty_ring_full(struct kvm_vcpu *vcpu)
+{
+	return vcpu->kvm->dirty_ring_size &&
+	       kvm_dirty_ring_soft_full(&vcpu->dirty_ring);
+}
+
 static long kvm_prefault_range(struct kvm_vcpu *vcpu,
 			       struct kvm_pre_fault_memory *range)
 {
@@ -43,8 +58,7 @@ static long kvm_prefault_range(struct kvm_vcpu *vcpu,
 	if (r)
 		return r;
 
-	vcpu_load(vcpu);
-	kvm_vcpu_srcu_read_lock(vcpu);
+	kvm_prefault_arch_begin(vcpu);
 
 	do {
 		/*
@@ -56,8 +70,22 @@ static long kvm_prefault_range(struct kvm_vcpu *vcpu,
 			break;
 		}
 
+		/* The caller harvests the ring and issues the rest again. */
+		if (kvm_prefault_dirty_ring_full(vcpu)) {
+			r = -EAGAIN;
+			break;
+		}
+
+		/*
+		 * kvm->srcu is held for one page at a time: a memslot update
+		 * waits for every reader, and must not wait for the whole of
+		 * a long range.
+		 */
+		kvm_vcpu_srcu_read_lock(vcpu);
 		r = kvm_prefault_arch_map(vcpu, range->gpa, range->size,
 					  range->flags);
+		kvm_vcpu_srcu_read_unlock(vcpu);
+
 		if (WARN_ON_ONCE(r == 0))
 			r = -EIO;
 		if (r < 0)
@@ -68,8 +96,7 @@ static long kvm_prefault_range(struct kvm_vcpu *vcpu,
 		cond_resched();
 	} while (range->size);
 
-	kvm_vcpu_srcu_read_unlock(vcpu);
-	vcpu_put(vcpu);
+	kvm_prefault_arch_end(vcpu);
 
 	/* Progress, however small, is success; the error comes on re-issue. */
 	return range->size == requested ? r : 0;

@@ -16,6 +16,8 @@
 
 #include "mmu.h"
 #include "mmu/mmu_internal.h"
+#include "mmu/spte.h"
+#include "mmu/tdp_mmu.h"
 
 #include "kvm_prefault.h"
 
@@ -28,6 +30,86 @@ int kvm_prefault_arch_supported(struct kvm *kvm)
 int kvm_prefault_arch_memory_fault_info(void)
 {
 	return 1;
+}
+
+/*
+ * The TDP fault handler runs with the vCPU loaded: loading a root writes
+ * the VMCS/VMCB, and a page made writable in a dirty-logged slot goes to
+ * the dirty ring of the running vCPU, which the range loop watches.
+ */
+void kvm_prefault_arch_begin(struct kvm_vcpu *vcpu)
+{
+	vcpu_load(vcpu);
+}
+
+void kvm_prefault_arch_end(struct kvm_vcpu *vcpu)
+{
+	vcpu_put(vcpu);
+}
+
+/*
+ * Whether the vCPU's current root can map @gpa at all.  The TDP iterator
+ * indexes each level with the gfn's bits for that level and ignores the
+ * bits above the root's reach: a gpa at 2^48 + X under a 4-level root
+ * would land on X.  Beyond the host's MAXPHYADDR no SPTE may be made
+ * either; a guest access there never reaches KVM on bare metal.
+ */
+static bool kvm_prefault_x86_gpa_reachable(struct kvm_vcpu *vcpu, gpa_t gpa)
+{
+	int root_level = vcpu->arch.mmu->root_role.level;
+
+	if (gpa >> KVM_HPAGE_SHIFT(root_level + 1))
+		return false;
+
+	return gpa_to_gfn(gpa) <= kvm_mmu_max_gfn();
+}
+
+/*
+ * The leaf SPTE that maps @gpa in the current root, and its level, read
+ * locklessly as the MMIO-SPTE check in mmu.c does.  Returns 0 (never a
+ * present SPTE) when the walk stops at a missing table.
+ */
+static u64 kvm_prefault_x86_leaf(struct kvm_vcpu *vcpu, gpa_t gpa, int *level)
+{
+	u64 sptes[PT64_ROOT_MAX_LEVEL + 1];
+	int root_level;
+	int leaf;
+
+	walk_shadow_page_lockless_begin(vcpu);
+	if (is_tdp_mmu(vcpu->arch.mmu))
+		leaf = kvm_tdp_mmu_get_walk(vcpu, gpa, sptes, &root_level);
+	else
+		leaf = get_walk(vcpu, gpa, sptes, &root_level);
+	walk_shadow_page_lockless_end(vcpu);
+
+	if (leaf < PG_LEVEL_4K)
+		return 0;
+
+	*level = leaf;
+	return sptes[leaf];
+}
+
+/*
+ * A leaf that already gives what was asked for is left alone, as a guest
+ * access that finds it would: rewriting it through make_spte() would
+ * clear its Accessed/Dirty bits without a flush, mark the page dirty
+ * again (one more dirty-ring entry) and, under dirty logging, split a
+ * huge leaf down to 4 KiB.  A read-only leaf still takes a write fault
+ * for write intent.
+ */
+static bool kvm_prefault_x86_done(struct kvm_vcpu *vcpu, gpa_t gpa,
+				  bool write, u8 *level)
+{
+	int leaf_level = PG_LEVEL_4K;
+	u64 spte = kvm_prefault_x86_leaf(vcpu, gpa, &leaf_level);
+
+	if (!is_shadow_present_pte(spte) || !is_last_spte(spte, leaf_level))
+		return false;
+	if (write && !is_writable_pte(spte))
+		return false;
+
+	*level = leaf_level;
+	return true;
 }
 
 /*
@@ -51,6 +133,8 @@ static int kvm_prefault_x86_fault(struct kvm_vcpu *vcpu, gpa_t gpa,
 		 * pf_taken keeps counting only what the guest took.
 		 */
 		.prefetch = true,
+		/* Poison is an error for the ioctl, not a SIGBUS. */
+		.pre_fault_ioctl = true,
 		.is_tdp = true,
 		.nx_huge_page_workaround_enabled =
 			is_nx_huge_page_enabled(vcpu->kvm),
@@ -115,12 +199,20 @@ static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
 		if (!VALID_PAGE(vcpu->arch.mmu->root.hpa))
 			return -EIO;
 
+		/* Nothing the guest could reach: as if there were no memslot. */
+		if (!kvm_prefault_x86_gpa_reachable(vcpu, gpa))
+			return -ENOENT;
+
+		if (kvm_prefault_x86_done(vcpu, gpa, write, level))
+			return 0;
+
 		r = kvm_prefault_x86_fault(vcpu, gpa, write, level);
 
 		/*
 		 * KVM emulates every write to a write-tracked page (one that
 		 * shadows guest page tables, or KVMGT's): map it for reads,
 		 * as the guest would find it, instead of failing the range.
+		 * The next pass finds a read mapping that exists as done.
 		 */
 		if (r == RET_PF_EMULATE && write) {
 			flags &= ~KVM_PRE_FAULT_MEMORY_WRITE;
