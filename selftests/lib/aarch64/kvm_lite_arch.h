@@ -32,12 +32,4 @@
  */
 #define KL_FAULT_SLACK		8
 
-/*
- * KVM_PRE_FAULT_MEMORY on a hardware-poisoned host page: kvm-prefault's
- * arm64 backend fails with EHWPOISON and sends no signal (a guest access
- * still gets upstream's SIGBUS).
- */
-#define KL_PREFAULT_POISON_ERRNO	EHWPOISON
-#define KL_PREFAULT_POISON_SIGBUS	0
-
 #endif

@@ -25,11 +25,4 @@
 /* pf_taken counts stage-2 faults exactly: no slack. */
 #define KL_FAULT_SLACK		0
 
-/*
- * KVM_PRE_FAULT_MEMORY on a hardware-poisoned host page: upstream x86
- * sends SIGBUS (BUS_MCEERR_AR) to the caller and fails with EINTR.
- */
-#define KL_PREFAULT_POISON_ERRNO	EINTR
-#define KL_PREFAULT_POISON_SIGBUS	1
-
 #endif
