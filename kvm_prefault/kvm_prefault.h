@@ -31,9 +31,11 @@ int kvm_prefault_user_memory_region2(void __user *argp,
  *
  * kvm_prefault_arch_map() maps the page at @gpa as a stage-2 read fault of
  * @vcpu would (a write fault with KVM_PRE_FAULT_MEMORY_WRITE in @flags),
- * with the vCPU loaded and kvm->srcu held.  It returns how many bytes from
- * @gpa (at most @size) are now mapped: a huge mapping counts up to its end.
- * Otherwise it returns a negative errno and maps nothing.
+ * between kvm_prefault_arch_begin() and kvm_prefault_arch_end() and with
+ * kvm->srcu held (taken per page, so memslot updates need not wait for the
+ * whole range).  It returns how many bytes from @gpa (at most @size) are
+ * now mapped: a huge mapping counts up to its end.  Otherwise it returns a
+ * negative errno and maps nothing.
  */
 void kvm_prefault_arch_begin(struct kvm_vcpu *vcpu);
 void kvm_prefault_arch_end(struct kvm_vcpu *vcpu);
