@@ -50,13 +50,14 @@ ks_tune() {
 	echo "$timeout"
 }
 
-# tap ok|notok|skip NAME [COMMENT]: one TAP point.
+# tap ok|notok|skip NAME [COMMENT]: one TAP point, named $tap_label NAME
+# (run.sh --label; empty by default).
 tap() {
 	idx=$((idx + 1))
 	case $1 in
-	ok) npass=$((npass + 1)); echo "ok $idx - $2${3:+ # $3}" ;;
-	skip) nskip=$((nskip + 1)); echo "ok $idx - $2 # SKIP${3:+ $3}" ;;
-	*) nfail=$((nfail + 1)); echo "not ok $idx - $2${3:+ # $3}" ;;
+	ok) npass=$((npass + 1)); echo "ok $idx - ${tap_label:-}$2${3:+ # $3}" ;;
+	skip) nskip=$((nskip + 1)); echo "ok $idx - ${tap_label:-}$2 # SKIP${3:+ $3}" ;;
+	*) nfail=$((nfail + 1)); echo "not ok $idx - ${tap_label:-}$2${3:+ # $3}" ;;
 	esac
 }
 

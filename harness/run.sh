@@ -27,7 +27,8 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
                       [--cache DIR] [--phases "stock ours ..."]
                       [--timeout SECONDS] [--max-time SECONDS]
                       [--append "KERNEL ARGS"] [--smp N] [--mem SIZE]
-                      [--accel ACCEL] [--icount SHIFT] [--quiet]
+                      [--accel ACCEL] [--icount SHIFT] [--cpu MODEL]
+                      [--label NAME] [--quiet]
   --kver KVER        Debian kernel ABI, e.g. 6.1.0-56-amd64
   --ours DIR         directory with our kvm.ko and kvm-amd.ko (.ko or .ko.xz)
   --tests DIR        our static test binaries (every executable file; may be empty)
@@ -45,6 +46,11 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
                      and -seed 1 (guest clocks count executed instructions,
                      2^SHIFT ns each); needs one guest CPU and one TCG thread,
                      so --smp defaults to 1 and must be 1 (see README)
+  --cpu MODEL        QEMU -cpu value (default EPYC,+svm,+npt); it must keep
+                     SVM and NPT, e.g. EPYC,+svm,+npt,phys-bits=52 for a
+                     host MAXPHYADDR above the 4-level NPT root's 48 bits
+  --label NAME       prefix every TAP point's name with NAME/ (tells two
+                     runs apart in one combined stream)
   --quiet            no progress on stderr
 EOF
 	exit 2
@@ -63,6 +69,8 @@ smp=		# default 2, or 1 with --icount
 mem=2G
 accel=		# default tcg,thread=single (below)
 icount=
+cpu=EPYC,+svm,+npt
+tap_label=
 quiet=0
 
 while [ $# -gt 0 ]; do
@@ -80,6 +88,8 @@ while [ $# -gt 0 ]; do
 	--mem) mem=${2:?}; shift 2 ;;
 	--accel) accel=${2:?}; shift 2 ;;
 	--icount) icount=${2:?}; shift 2 ;;
+	--cpu) cpu=${2:?}; shift 2 ;;
+	--label) tap_label=${2:?}/; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "$prog: error: unknown argument '$1'" >&2; usage ;;
@@ -116,6 +126,10 @@ smp=${smp:-2}
 accel=${accel:-tcg,thread=single}
 [[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive integer"
 [[ $mem =~ ^[1-9][0-9]*[MG]$ ]] || die "--mem must be a size like 4G or 3584M"
+case ,$cpu, in
+*,+svm,*+npt,*) ;;
+*) die "--cpu $cpu: the guest needs SVM and NPT (add +svm,+npt)" ;;
+esac
 for t in qemu-system-x86_64 cpio gzip gcc timeout; do
 	command -v "$t" >/dev/null || die "$t not found: run harness/deps.sh"
 done
@@ -268,7 +282,7 @@ det=()
 
 start=$(date +%s)
 timeout --kill-after=10 "$max_time" \
-	qemu-system-x86_64 -M q35 -accel "$accel" "${det[@]}" -cpu EPYC,+svm,+npt -m "$mem" -smp "$smp" \
+	qemu-system-x86_64 -M q35 -accel "$accel" "${det[@]}" -cpu "$cpu" -m "$mem" -smp "$smp" \
 	-display none -net none -no-reboot \
 	-monitor "$monitor" \
 	-serial "file:$console" -serial "file:$results" \
