@@ -10,6 +10,19 @@
  * the struct untouched; arguments that are invalid by rule must give
  * EINVAL.  The harness watches the kernel log for splats.
  *
+ *  fuzz_args               random requests on one vCPU
+ *  fuzz_bad_pointers       the struct at bad addresses: EFAULT
+ *  fuzz_concurrent         two vCPUs, memslot churn and SIGUSR1
+ *  fuzz_dirty_ring         random requests with a dirty ring and a
+ *                          dirty-logged slot: EAGAIN only when the ring
+ *                          is full, never above its soft limit (skips
+ *                          without KVM_CAP_DIRTY_LOG_RING)
+ *  fuzz_high_gpa           gpa near 2^36..2^52, 2^57, 2^63 and the top of
+ *                          each, sizes that wrap: ENOENT outside memslots
+ *  fuzz_concurrent_sigmask fuzz_concurrent with SIGBUS, SIGINT and more
+ *                          blocked in the pre-faulting threads: blocked
+ *                          signals never interrupt a pre-fault
+ *
  * Usage: pre_fault_fuzz_test [SEED [ITERATIONS]]  (also $PRE_FAULT_FUZZ_SEED)
  */
 #include <inttypes.h>
@@ -77,9 +90,8 @@ static const struct fslot fslots[] = {
 	{ 6, 0, 1ULL << 36, 8 * MiB, KL_MEM_4K },	/* above 4 GiB */
 };
 
-static struct kl_vm *fuzz_vm(struct kl_vcpu **vcpu, void **hvas)
+static void fuzz_add_slots(struct kl_vm *vm, void **hvas)
 {
-	struct kl_vm *vm = kl_vm_create_with_vcpu(vcpu);
 	unsigned int i;
 
 	for (i = 0; i < TAP_ARRAY_SIZE(fslots); i++) {
@@ -98,6 +110,13 @@ static struct kl_vm *fuzz_vm(struct kl_vcpu **vcpu, void **hvas)
 		if (hvas)
 			hvas[i] = hva;
 	}
+}
+
+static struct kl_vm *fuzz_vm(struct kl_vcpu **vcpu, void **hvas)
+{
+	struct kl_vm *vm = kl_vm_create_with_vcpu(vcpu);
+
+	fuzz_add_slots(vm, hvas);
 	return vm;
 }
 
@@ -376,6 +395,10 @@ struct worker {
 	volatile bool *stop;
 	struct tally t;
 	unsigned long calls;
+	/* fuzz_concurrent_sigmask: what the thread blocks, or NULL */
+	const sigset_t *block;
+	unsigned long usr1_sent, blocked_sent;	/* by the main thread */
+	bool blocked_pending;	/* some blocked signal pending at the end */
 };
 
 static void nop_handler(int sig)
@@ -387,6 +410,9 @@ static void *worker_thread(void *arg)
 {
 	struct worker *w = arg;
 
+	if (w->block)
+		TEST_ASSERT(!pthread_sigmask(SIG_BLOCK, w->block, NULL),
+			    "pthread_sigmask");
 	while (!*w->stop) {
 		struct kvm_pre_fault_memory q, before;
 		int ret;
@@ -416,18 +442,57 @@ static void *worker_thread(void *arg)
 			TEST_ASSERT(ret == -EINVAL, "invalid request got %d",
 				    ret);
 		switch (ret) {
-		case -EINTR: w->t.eintr++; break;
-		case -EAGAIN: w->t.eagain++; break;
-		case -ENOENT: w->t.enoent++; break;
-		case -EFAULT: w->t.efault++; break;
-		case -EINVAL: w->t.einval++; break;
-		default: w->t.eopnotsupp++; break;
+		case -EINTR:
+			w->t.eintr++;
+			break;
+		case -EAGAIN:
+			w->t.eagain++;
+			break;
+		case -ENOENT:
+			w->t.enoent++;
+			break;
+		case -EFAULT:
+			w->t.efault++;
+			break;
+		case -EINVAL:
+			w->t.einval++;
+			break;
+		default:
+			w->t.eopnotsupp++;
+			break;
 		}
+	}
+	if (w->block) {
+		sigset_t pending;
+		int sig;
+
+		TEST_ASSERT(!sigpending(&pending), "sigpending");
+		for (sig = 1; sig < NSIG; sig++)
+			if (sigismember(w->block, sig) &&
+			    sigismember(&pending, sig))
+				w->blocked_pending = true;
 	}
 	return NULL;
 }
 
-static void test_fuzz_concurrent(void)
+/*
+ * The signals fuzz_concurrent_sigmask blocks in the pre-faulting threads:
+ * SIGBUS (what a poisoned page would send), the usual terminal and timer
+ * signals, and a real-time one (those queue).  SIGUSR1 stays unblocked.
+ */
+static int blocked_signals(int *sigs)
+{
+	const int fixed[] = { SIGBUS, SIGINT, SIGTERM, SIGHUP, SIGUSR2,
+			      SIGALRM };
+	unsigned int i;
+
+	for (i = 0; i < TAP_ARRAY_SIZE(fixed); i++)
+		sigs[i] = fixed[i];
+	sigs[i++] = SIGRTMIN;
+	return i;
+}
+
+static void fuzz_concurrent(bool sigmask)
 {
 	struct kl_vcpu *v0, *v1;
 	void *hvas[TAP_ARRAY_SIZE(fslots)];
@@ -441,17 +506,36 @@ static void test_fuzz_concurrent(void)
 	double end = tap_now() + 8;
 	struct rng r;
 	pthread_t t[2];
+	sigset_t block;
+	int sigs[8], nsigs = 0;
 	int i;
 
 	v1 = kl_vcpu_add(vm, 1);
 	sigemptyset(&sa.sa_mask);
 	TEST_ASSERT(!sigaction(SIGUSR1, &sa, NULL), "sigaction");
-	rng_init(&r, 3);
+	sigemptyset(&block);
+	if (sigmask) {
+		nsigs = blocked_signals(sigs);
+		for (i = 0; i < nsigs; i++) {
+			sigaddset(&block, sigs[i]);
+			/*
+			 * Only ever sent to threads that block them; a
+			 * handler all the same, so that one that gets through
+			 * is counted as EINTR rather than killing the test.
+			 * SIGBUS keeps its default: a real one must kill.
+			 */
+			if (sigs[i] != SIGBUS)
+				TEST_ASSERT(!sigaction(sigs[i], &sa, NULL),
+					    "sigaction %d", sigs[i]);
+		}
+	}
+	rng_init(&r, sigmask ? 7 : 3);
 	tap_watchdog_start(&wd, 15, "memslot update blocked while "
 			   "pre-faulting (deadlock?)");
 	for (i = 0; i < 2; i++) {
-		w[i] = (struct worker){ .vcpu = i ? v1 : v0, .stop = &stop };
-		rng_init(&w[i].r, 10 + i);
+		w[i] = (struct worker){ .vcpu = i ? v1 : v0, .stop = &stop,
+					.block = sigmask ? &block : NULL };
+		rng_init(&w[i].r, (sigmask ? 20 : 10) + i);
 		tap_watchdog_start(&w[i].wd, 15, i ?
 				   "vCPU 1 stuck in KVM_PRE_FAULT_MEMORY" :
 				   "vCPU 0 stuck in KVM_PRE_FAULT_MEMORY");
@@ -487,7 +571,20 @@ static void test_fuzz_concurrent(void)
 			    churn, f->slot, gpa);
 		tap_watchdog_kick(&wd);
 		churn++;
-		pthread_kill(t[rnd_below(&r, 2)], SIGUSR1);
+		if (!sigmask) {
+			pthread_kill(t[rnd_below(&r, 2)], SIGUSR1);
+		} else {
+			/* Half SIGUSR1, half one of the blocked ones. */
+			int k = rnd_below(&r, 2);
+			int sig = rnd_below(&r, 2) ? SIGUSR1 :
+				  sigs[rnd_below(&r, nsigs)];
+
+			if (sig == SIGUSR1)
+				w[k].usr1_sent++;
+			else
+				w[k].blocked_sent++;
+			pthread_kill(t[k], sig);
+		}
 		usleep(rnd_below(&r, 500));
 	}
 	stop = true;
@@ -501,6 +598,284 @@ static void test_fuzz_concurrent(void)
 	tally_print("vCPU 0", &w[0].t);
 	tally_print("vCPU 1", &w[1].t);
 	TEST_ASSERT(w[0].calls && w[1].calls, "a worker never ran");
+	for (i = 0; sigmask && i < 2; i++) {
+		tap_diag("vCPU %d: %lu SIGUSR1 and %lu blocked signals sent",
+			 i, w[i].usr1_sent, w[i].blocked_sent);
+		/*
+		 * Each SIGUSR1 interrupts at most one call (one that arrives
+		 * while the last is pending is lost); a blocked signal is
+		 * not "pending" for the pre-fault and interrupts none.
+		 */
+		TEST_ASSERT(w[i].t.eintr <= w[i].usr1_sent,
+			    "vCPU %d: %lu EINTR but only %lu SIGUSR1: a "
+			    "blocked signal interrupted the pre-fault", i,
+			    w[i].t.eintr, w[i].usr1_sent);
+		TEST_ASSERT(!w[i].blocked_sent || w[i].blocked_pending,
+			    "vCPU %d: %lu blocked signals sent, none pending "
+			    "at the end", i, w[i].blocked_sent);
+	}
+	kl_vm_free(vm);
+}
+
+static void test_fuzz_concurrent(void)
+{
+	fuzz_concurrent(false);
+}
+
+static void test_fuzz_concurrent_sigmask(void)
+{
+	fuzz_concurrent(true);
+}
+
+/* ---- a dirty ring ---- */
+
+/*
+ * KVM_DIRTY_RING_RSVD_ENTRIES: the soft limit is at least this far below
+ * the ring's size (more with Intel PML).
+ */
+#define RING_RSVD	64
+/* fslots[] index of the slot with KVM_MEM_LOG_DIRTY_PAGES. */
+#define LOGGED		3
+
+static void ring_entry(void *opaque, uint32_t slot, uint64_t offset)
+{
+	const struct fslot *f = &fslots[LOGGED];
+
+	(void)opaque;
+	/* Only the dirty-logged slot, within it. */
+	TEST_ASSERT(slot == f->slot && offset < f->size / PAGE,
+		    "dirty ring entry for slot %u offset %#" PRIx64
+		    " (only slot %u, %" PRIu64 " pages, logs dirty pages)",
+		    slot, offset, f->slot, f->size / PAGE);
+}
+
+static void ring_harvest(struct kl_vcpu *vcpu)
+{
+	int r;
+
+	kl_dirty_ring_harvest(vcpu, ring_entry, NULL);
+	r = kl_dirty_ring_reset(vcpu->vm);
+	errno = r < 0 ? -r : 0;
+	TEST_ASSERT(r >= 0, "KVM_RESET_DIRTY_RINGS");
+}
+
+/* Mostly a random part of the dirty-logged slot, else anything. */
+static void gen_ring_request(struct rng *r, struct kvm_pre_fault_memory *q)
+{
+	const struct fslot *f = &fslots[LOGGED];
+	uint64_t npages = f->size / PAGE, first;
+
+	if (rnd_below(r, 2)) {
+		gen_request(r, q);
+		return;
+	}
+	memset(q, 0, sizeof(*q));
+	first = rnd_below(r, npages);
+	q->gpa = f->gpa + first * PAGE;
+	q->size = (1 + rnd_below(r, npages - first)) * PAGE;
+	q->flags = rnd_below(r, 2) ? g_valid_flags : 0;
+}
+
+/*
+ * Issue q up to max_calls times, as a VMM with a dirty ring must: on
+ * EAGAIN, harvest and re-issue.  No call may leave the ring above its
+ * soft limit, and as nothing changes the memory map here, EAGAIN means a
+ * full ring and never comes right after a reset.
+ */
+static void ring_issue(struct kl_vcpu *vcpu, struct kvm_pre_fault_memory *q,
+		       unsigned int max_calls, struct tally *t,
+		       unsigned int iter, unsigned long *full)
+{
+	uint32_t limit = vcpu->ring_entries - RING_RSVD;
+	bool reset = false;
+	unsigned int n;
+	int ret;
+
+	for (n = 0; n < max_calls; n++) {
+		ret = fuzz_one(vcpu, q, t, iter);
+		TEST_ASSERT(kl_dirty_ring_pending(vcpu) <= limit,
+			    "iter %u: %u dirty entries pending after a "
+			    "pre-fault; the soft limit is at most %u",
+			    iter, kl_dirty_ring_pending(vcpu), limit);
+		if (ret == -EAGAIN) {
+			TEST_ASSERT(kl_dirty_ring_pending(vcpu) && !reset,
+				    "iter %u: EAGAIN with %u entries "
+				    "pending%s", iter,
+				    kl_dirty_ring_pending(vcpu),
+				    reset ? ", right after a reset" : "");
+			ring_harvest(vcpu);
+			reset = true;
+			(*full)++;
+			continue;
+		}
+		reset = false;
+		if (ret || !q->size)
+			break;
+	}
+}
+
+static void test_fuzz_dirty_ring(void)
+{
+	struct kvm_pre_fault_memory q;
+	struct kl_vcpu *vcpu;
+	struct kl_vm *vm;
+	void *hvas[TAP_ARRAY_SIZE(fslots)];
+	double end = tap_now() + 15;
+	unsigned long full = 0;
+	struct tally t = { 0 };
+	uint32_t bytes;
+	struct rng r;
+	unsigned int i;
+	void *code;
+	int ret = -EINVAL;
+
+	if (kl_check_cap(kl_open_dev(), KVM_CAP_DIRTY_LOG_RING) <= 0)
+		tap_skip("no KVM_CAP_DIRTY_LOG_RING (6.1 has it on x86 only)");
+	vm = kl_vm_create();
+	/* The smallest ring this KVM takes fills most often. */
+	for (bytes = 4096; bytes <= 65536 && ret == -EINVAL; bytes *= 2)
+		ret = kl_vm_enable_dirty_ring(vm, bytes);
+	errno = -ret;
+	TEST_ASSERT(!ret, "KVM_CAP_DIRTY_LOG_RING up to 64 KiB");
+	code = kl_mem_alloc(KL_CODE_SLOT_SIZE, KL_MEM_4K);
+	TEST_ASSERT(code, "code slot");
+	kl_add_slot(vm, KL_CODE_SLOT, 0, 0, KL_CODE_SLOT_SIZE, code);
+	fuzz_add_slots(vm, hvas);
+	vcpu = kl_vcpu_add(vm, 0);
+	/* Written by the host: read intent maps it writable, and logs it. */
+	kl_fill_pattern(hvas[LOGGED], fslots[LOGGED].size / PAGE, 5);
+	tap_diag("seed %" PRIu64 ", %u iterations, %u ring entries", g_seed,
+		 g_iters, vcpu->ring_entries);
+
+	/*
+	 * First the whole slot, as a VMM would: the host wrote every page,
+	 * so read intent alone fills the ring several times over.
+	 */
+	q = (struct kvm_pre_fault_memory){
+		.gpa = fslots[LOGGED].gpa, .size = fslots[LOGGED].size,
+	};
+	ring_issue(vcpu, &q, ~0u, &t, 0, &full);
+	if (g_mode == KL_PF_TDP)
+		TEST_ASSERT(!q.size && full,
+			    "the logged slot: stopped at %#llx, ring full %lu "
+			    "times", q.gpa, full);
+
+	rng_init(&r, 4);
+	for (i = 0; i < g_iters && tap_now() < end; i++) {
+		gen_ring_request(&r, &q);
+		ring_issue(vcpu, &q, rnd_below(&r, 4) ? 1 : 64, &t, i, &full);
+		/* Sometimes run the guest, with an empty ring. */
+		if (rnd_below(&r, 32) == 0) {
+			const struct fslot *f = &fslots[rnd_below(&r, 2)];
+
+			ring_harvest(vcpu);
+			kl_guest_load(vcpu, KL_BLOB(guest_read_pass),
+				      &(struct kl_args){
+					.addr = f->gpa,
+					.count = 1 + rnd_below(&r, 64),
+					.stride = (1 + rnd_below(&r, 16)) * PAGE,
+				      });
+			kl_run_to_done(vcpu);
+		}
+	}
+	tally_print("fuzz_dirty_ring", &t);
+	tap_diag("ring full %lu times", full);
+	kl_vm_free(vm);
+}
+
+/* ---- high gpa ---- */
+
+/* A memslot (or the code slot) holds gpa: the rules say it must map. */
+static bool gpa_in_slot(uint64_t gpa)
+{
+	unsigned int i;
+
+	if (gpa < KL_CODE_SLOT_SIZE)
+		return true;
+	for (i = 0; i < TAP_ARRAY_SIZE(fslots); i++)
+		if (gpa >= fslots[i].gpa && gpa - fslots[i].gpa < fslots[i].size)
+			return true;
+	return false;
+}
+
+/*
+ * gpa near 2^b for b in 36..52, 57 and 63 (bits of guest physical address
+ * that page tables of 4 and 5 levels, MAXPHYADDR and arm64's IPA sizes
+ * end at), or near the top of [2^b, 2^(b+1)): below, at and above each
+ * boundary, sometimes unaligned.
+ */
+static uint64_t gen_high_gpa(struct rng *r)
+{
+	unsigned int b = rnd_below(r, 19);
+	uint64_t base, gpa;
+
+	b = b < 17 ? 36 + b : b == 17 ? 57 : 63;
+	base = (uint64_t)1 << b;
+	if (rnd_below(r, 2))
+		gpa = base + (rnd_below(r, 17) - 8) * PAGE;
+	else	/* 2^64 - k pages for b = 63 */
+		gpa = base + (base - (1 + rnd_below(r, 8)) * PAGE);
+	if (!rnd_below(r, 8))
+		gpa += 1 + rnd_below(r, PAGE - 1);
+	return gpa;
+}
+
+static uint64_t gen_high_size(struct rng *r, uint64_t gpa)
+{
+	switch (rnd_below(r, 6)) {
+	case 0:			/* up to 2^64 exactly: gpa + size == 0 */
+		return -gpa;
+	case 1:			/* past 2^64: wraps */
+		return -gpa + (1 + rnd_below(r, 4)) * PAGE;
+	case 2:			/* past the next power of two */
+		return (uint64_t)1 << (36 + rnd_below(r, 28));
+	case 3:
+		return (1 + rnd_below(r, 4)) * 2 * MiB;
+	default:
+		return (1 + rnd_below(r, 16)) * PAGE;
+	}
+}
+
+static void test_fuzz_high_gpa(void)
+{
+	struct kl_vcpu *vcpu;
+	struct kl_vm *vm = fuzz_vm(&vcpu, NULL);
+	double end = tap_now() + 10;
+	struct tally t = { 0 };
+	struct rng r;
+	unsigned int i;
+
+	rng_init(&r, 5);
+	tap_diag("seed %" PRIu64 ", %u iterations", g_seed, g_iters);
+	for (i = 0; i < g_iters && tap_now() < end; i++) {
+		struct kvm_pre_fault_memory q = { 0 }, before;
+		int ret;
+
+		q.gpa = gen_high_gpa(&r);
+		q.size = gen_high_size(&r, q.gpa);
+		q.flags = rnd_below(&r, 8) ? (rnd_below(&r, 2) ?
+					      g_valid_flags : 0) :
+			  gen_flags(&r);
+		before = q;
+		ret = fuzz_one(vcpu, &q, &t, i);
+		if (invalid_by_rule(&before) || g_mode != KL_PF_TDP)
+			continue;	/* fuzz_one() checked it */
+		/*
+		 * Nothing changes the memory map and no signal comes: a
+		 * valid request maps its first page if a memslot holds it,
+		 * and is ENOENT otherwise, however high.
+		 */
+		if (gpa_in_slot(before.gpa))
+			TEST_ASSERT(!ret, "iter %u: gpa %#llx size %#llx in a "
+				    "memslot: %d (%s)", i, before.gpa,
+				    before.size, ret, strerror(-ret));
+		else
+			TEST_ASSERT(ret == -ENOENT, "iter %u: gpa %#llx size "
+				    "%#llx in no memslot: %d (%s), want ENOENT",
+				    i, before.gpa, before.size, ret,
+				    ret ? strerror(-ret) : "success");
+	}
+	tally_print("fuzz_high_gpa", &t);
 	kl_vm_free(vm);
 }
 
@@ -508,6 +883,9 @@ static const struct tap_test tests[] = {
 	{ "fuzz_args", test_fuzz_args, 60 },
 	{ "fuzz_bad_pointers", test_fuzz_bad_pointers, 40 },
 	{ "fuzz_concurrent", test_fuzz_concurrent, 40 },
+	{ "fuzz_dirty_ring", test_fuzz_dirty_ring, 40 },
+	{ "fuzz_high_gpa", test_fuzz_high_gpa, 30 },
+	{ "fuzz_concurrent_sigmask", test_fuzz_concurrent_sigmask, 40 },
 };
 
 int main(int argc, char **argv)
