@@ -32,16 +32,6 @@
 
 static const char *stage_name;
 
-static uint32_t expected_sum(uint8_t seed)
-{
-	uint32_t sum = 0;
-	uint64_t i;
-
-	for (i = 0; i < NPAGES; i++)
-		sum = kl_checksum_step(sum, kl_pattern(i, seed));
-	return sum;
-}
-
 /* Pattern at offset OFF of each page (kl_fill_pattern writes offset 0). */
 static void fill(uint8_t *hva, uint64_t first, uint64_t n)
 {
@@ -118,7 +108,7 @@ static void test_munmap_read(void)
 	TEST_ASSERT(p == hva + bad * PAGE, "mmap MAP_FIXED");
 	fill(hva, bad, 1);
 	/* The next exit is a normal one, not a stale MEMORY_FAULT. */
-	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), kl_pattern_sum(NPAGES, SEED));
 	TEST_ASSERT_EQ(vcpu->run->exit_reason, KL_EXIT_DONE);
 	kl_vm_free(vm);
 }
@@ -136,7 +126,7 @@ static void test_prot_none_read(void)
 	expect_memory_fault(vcpu, GPA + bad * PAGE + OFF);
 	TEST_ASSERT(!mprotect(hva + bad * PAGE, PAGE, PROT_READ | PROT_WRITE),
 		    "mprotect");
-	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), kl_pattern_sum(NPAGES, SEED));
 	kl_vm_free(vm);
 }
 
@@ -149,13 +139,13 @@ static void test_prot_none_after_mapped(void)
 
 	/* The page is mapped in stage 2 first; mprotect must zap it. */
 	load_read_pass(vcpu);
-	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), kl_pattern_sum(NPAGES, SEED));
 	stage_name = "read of a page made PROT_NONE after use";
 	TEST_ASSERT(!mprotect(hva + bad * PAGE, PAGE, PROT_NONE), "mprotect");
 	load_read_pass(vcpu);
 	expect_memory_fault(vcpu, GPA + bad * PAGE + OFF);
 	TEST_ASSERT(!mprotect(hva + bad * PAGE, PAGE, PROT_READ), "mprotect");
-	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), kl_pattern_sum(NPAGES, SEED));
 	kl_vm_free(vm);
 }
 
@@ -213,7 +203,7 @@ static void test_truncated_file(void)
 
 	/* Map everything in stage 2 first, then cut the file short. */
 	load_read_pass(vcpu);
-	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), kl_pattern_sum(NPAGES, SEED));
 	TEST_ASSERT(!ftruncate(fd, keep * PAGE), "ftruncate smaller");
 
 	stage_name = "read past the end of a truncated memfd";
@@ -248,7 +238,7 @@ static void test_code_page_unmapped(void)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	TEST_ASSERT(p == code, "mmap MAP_FIXED");
 	memcpy(code, saved, PAGE);
-	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), kl_pattern_sum(NPAGES, SEED));
 	kl_vm_free(vm);
 }
 
@@ -385,7 +375,7 @@ static void test_eintr_pending_signal(void)
 	TEST_ASSERT(!sigprocmask(SIG_UNBLOCK, &usr1, NULL), "sigprocmask");
 	TEST_ASSERT(got_usr1, "the signal was not delivered");
 	/* And the guest still runs normally. */
-	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), kl_pattern_sum(NPAGES, SEED));
 	kl_vm_free(vm);
 }
 
@@ -465,7 +455,7 @@ repair:
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	TEST_ASSERT(p == hva + bad * PAGE, "mmap MAP_FIXED");
 	fill(hva, bad, 1);
-	TEST_ASSERT_EQ(kl_run_to_done(vcpu), expected_sum(SEED));
+	TEST_ASSERT_EQ(kl_run_to_done(vcpu), kl_pattern_sum(NPAGES, SEED));
 	kl_vm_free(vm);
 }
 

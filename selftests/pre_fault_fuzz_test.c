@@ -48,29 +48,6 @@ static unsigned int g_iters = 3000;
 static enum kl_prefault_support g_mode;
 static uint64_t g_valid_flags;	/* KL_PF_WRITE where the kernel takes it */
 
-/* xorshift64*: small, seedable, good enough to pick test cases. */
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *r)
-{
-	r->s ^= r->s >> 12;
-	r->s ^= r->s << 25;
-	r->s ^= r->s >> 27;
-	return r->s * 0x2545f4914f6cdd1dULL;
-}
-
-static uint64_t rnd_below(struct rng *r, uint64_t n)
-{
-	return n ? rnd(r) % n : 0;
-}
-
-static void rng_init(struct rng *r, uint64_t salt)
-{
-	r->s = (g_seed ^ (salt * 0x9e3779b97f4a7c15ULL)) | 1;
-	rnd(r);
-}
 
 /* ---- the fuzzed VM ---- */
 
@@ -122,60 +99,60 @@ static struct kl_vm *fuzz_vm(struct kl_vcpu **vcpu, void **hvas)
 
 /* ---- argument generators ---- */
 
-static uint64_t gen_gpa(struct rng *r)
+static uint64_t gen_gpa(struct kl_rng *r)
 {
-	const struct fslot *f = &fslots[rnd_below(r, TAP_ARRAY_SIZE(fslots))];
+	const struct fslot *f = &fslots[kl_rnd_below(r, TAP_ARRAY_SIZE(fslots))];
 	uint64_t v;
 
-	switch (rnd_below(r, 10)) {
+	switch (kl_rnd_below(r, 10)) {
 	case 0:
-		return rnd(r);				/* anything */
+		return kl_rnd(r);				/* anything */
 	case 1:
-		return rnd(r) & ~(PAGE - 1);		/* aligned, anywhere */
+		return kl_rnd(r) & ~(PAGE - 1);		/* aligned, anywhere */
 	case 2:
-		return (~0ULL & ~(PAGE - 1)) - rnd_below(r, 4) * PAGE +
-		       rnd_below(r, 2);
+		return (~0ULL & ~(PAGE - 1)) - kl_rnd_below(r, 4) * PAGE +
+		       kl_rnd_below(r, 2);
 	case 3:
-		return rnd_below(r, 8) * PAGE;		/* code slot, low */
+		return kl_rnd_below(r, 8) * PAGE;		/* code slot, low */
 	case 4:					/* near a slot's end */
-		v = f->gpa + f->size - rnd_below(r, 8) * PAGE;
-		return v + rnd_below(r, 8) * PAGE;
+		v = f->gpa + f->size - kl_rnd_below(r, 8) * PAGE;
+		return v + kl_rnd_below(r, 8) * PAGE;
 	case 5:					/* unaligned in a slot */
-		return f->gpa + rnd_below(r, f->size);
+		return f->gpa + kl_rnd_below(r, f->size);
 	case 6:					/* below 4 GiB */
-		return rnd_below(r, 4 * GiB) & ~(PAGE - 1);
+		return kl_rnd_below(r, 4 * GiB) & ~(PAGE - 1);
 	default:				/* aligned in a slot */
-		return f->gpa + (rnd_below(r, f->size) & ~(PAGE - 1));
+		return f->gpa + (kl_rnd_below(r, f->size) & ~(PAGE - 1));
 	}
 }
 
-static uint64_t gen_size(struct rng *r)
+static uint64_t gen_size(struct kl_rng *r)
 {
-	switch (rnd_below(r, 10)) {
+	switch (kl_rnd_below(r, 10)) {
 	case 0:
-		return rnd(r);
+		return kl_rnd(r);
 	case 1:
-		return rnd(r) & ~(PAGE - 1);
+		return kl_rnd(r) & ~(PAGE - 1);
 	case 2:
 		return 0;
 	case 3:
-		return 1 + rnd_below(r, 3 * PAGE);	/* mostly unaligned */
+		return 1 + kl_rnd_below(r, 3 * PAGE);	/* mostly unaligned */
 	case 4:
-		return ~0ULL - rnd_below(r, 3) * PAGE;
+		return ~0ULL - kl_rnd_below(r, 3) * PAGE;
 	case 5:
-		return (1 + rnd_below(r, 8)) * 2 * MiB;
+		return (1 + kl_rnd_below(r, 8)) * 2 * MiB;
 	default:
-		return (1 + rnd_below(r, 64)) * PAGE;
+		return (1 + kl_rnd_below(r, 64)) * PAGE;
 	}
 }
 
-static uint64_t gen_flags(struct rng *r)
+static uint64_t gen_flags(struct kl_rng *r)
 {
-	switch (rnd_below(r, 10)) {
+	switch (kl_rnd_below(r, 10)) {
 	case 0:
-		return 1ULL << rnd_below(r, 64);
+		return 1ULL << kl_rnd_below(r, 64);
 	case 1:
-		return rnd(r);
+		return kl_rnd(r);
 	case 2:
 		return KL_PF_WRITE;
 	default:
@@ -183,7 +160,7 @@ static uint64_t gen_flags(struct rng *r)
 	}
 }
 
-static void gen_request(struct rng *r, struct kvm_pre_fault_memory *req)
+static void gen_request(struct kl_rng *r, struct kvm_pre_fault_memory *req)
 {
 	unsigned int i;
 
@@ -191,9 +168,9 @@ static void gen_request(struct rng *r, struct kvm_pre_fault_memory *req)
 	req->gpa = gen_gpa(r);
 	req->size = gen_size(r);
 	req->flags = gen_flags(r);
-	if (rnd_below(r, 4) == 0)
+	if (kl_rnd_below(r, 4) == 0)
 		for (i = 0; i < 5; i++)
-			req->padding[i] = rnd_below(r, 2) ? rnd(r) : 0;
+			req->padding[i] = kl_rnd_below(r, 2) ? kl_rnd(r) : 0;
 }
 
 /* Invalid by rule, whatever the memory map: must be EINVAL. */
@@ -297,10 +274,10 @@ static void test_fuzz_args(void)
 	struct kl_vm *vm = fuzz_vm(&vcpu, NULL);
 	double end = tap_now() + 25;
 	struct tally t = { 0 };
-	struct rng r;
+	struct kl_rng r;
 	unsigned int i;
 
-	rng_init(&r, 1);
+	kl_rng_init(&r, g_seed, 1);
 	tap_diag("seed %" PRIu64 ", %u iterations", g_seed, g_iters);
 	for (i = 0; i < g_iters && tap_now() < end; i++) {
 		struct kvm_pre_fault_memory q;
@@ -308,18 +285,18 @@ static void test_fuzz_args(void)
 
 		gen_request(&r, &q);
 		/* Sometimes re-issue until it stops, like a VMM does. */
-		for (n = 0; n < (rnd_below(&r, 4) ? 1u : 64u); n++)
+		for (n = 0; n < (kl_rnd_below(&r, 4) ? 1u : 64u); n++)
 			if (fuzz_one(vcpu, &q, &t, i) || !q.size)
 				break;
 		/* Sometimes run the guest in between. */
-		if (rnd_below(&r, 32) == 0) {
-			const struct fslot *f = &fslots[rnd_below(&r, 2)];
+		if (kl_rnd_below(&r, 32) == 0) {
+			const struct fslot *f = &fslots[kl_rnd_below(&r, 2)];
 
 			kl_guest_load(vcpu, KL_BLOB(guest_read_pass),
 				      &(struct kl_args){
 					.addr = f->gpa,
-					.count = 1 + rnd_below(&r, 64),
-					.stride = (1 + rnd_below(&r, 16)) * PAGE,
+					.count = 1 + kl_rnd_below(&r, 64),
+					.stride = (1 + kl_rnd_below(&r, 16)) * PAGE,
 				      });
 			kl_run_to_done(vcpu);
 		}
@@ -339,39 +316,39 @@ static void test_fuzz_bad_pointers(void)
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	double end = tap_now() + 15;
 	unsigned long n = 0;
-	struct rng r;
+	struct kl_rng r;
 	unsigned int i;
 
 	TEST_ASSERT(resv != MAP_FAILED && ro != MAP_FAILED, "mmap");
 	/* ro: page 0 read-only with a random request, page 1 PROT_NONE. */
 	TEST_ASSERT(!mprotect(ro + PAGE, PAGE, PROT_NONE), "mprotect");
-	rng_init(&r, 2);
+	kl_rng_init(&r, g_seed, 2);
 	for (i = 0; i < g_iters && tap_now() < end; i++) {
 		struct kvm_pre_fault_memory q;
 		uint64_t p;
 		int ret;
 
-		switch (rnd_below(&r, 7)) {
+		switch (kl_rnd_below(&r, 7)) {
 		case 0:			/* kernel half */
-			p = 0xffff800000000000ULL | rnd(&r);
+			p = 0xffff800000000000ULL | kl_rnd(&r);
 			break;
 		case 1:			/* non-canonical */
-			p = (rnd(&r) | (1ULL << 62)) & ~(1ULL << 63);
+			p = (kl_rnd(&r) | (1ULL << 62)) & ~(1ULL << 63);
 			break;
 		case 2:			/* below mmap_min_addr */
-			p = rnd_below(&r, 4096);
+			p = kl_rnd_below(&r, 4096);
 			break;
 		case 3:			/* inside a PROT_NONE reservation */
-			p = (uintptr_t)resv + rnd_below(&r, resv_size - 64);
+			p = (uintptr_t)resv + kl_rnd_below(&r, resv_size - 64);
 			break;
 		case 4:			/* straddles into PROT_NONE */
-			p = (uintptr_t)ro + PAGE - 1 - rnd_below(&r, 63);
+			p = (uintptr_t)ro + PAGE - 1 - kl_rnd_below(&r, 63);
 			break;
 		default:		/* readable, not writable */
 			gen_request(&r, &q);
 			TEST_ASSERT(!mprotect(ro, PAGE, PROT_READ | PROT_WRITE),
 				    "mprotect");
-			p = (uintptr_t)ro + (rnd_below(&r, PAGE - 64) & ~7ULL);
+			p = (uintptr_t)ro + (kl_rnd_below(&r, PAGE - 64) & ~7ULL);
 			memcpy((void *)p, &q, sizeof(q));
 			TEST_ASSERT(!mprotect(ro, PAGE, PROT_READ), "mprotect");
 			break;
@@ -391,7 +368,7 @@ static void test_fuzz_bad_pointers(void)
 struct worker {
 	struct tap_watchdog wd;
 	struct kl_vcpu *vcpu;
-	struct rng r;
+	struct kl_rng r;
 	volatile bool *stop;
 	struct tally t;
 	unsigned long calls;
@@ -504,7 +481,7 @@ static void fuzz_concurrent(bool sigmask)
 	bool present = true;
 	struct tap_watchdog wd;
 	double end = tap_now() + 8;
-	struct rng r;
+	struct kl_rng r;
 	pthread_t t[2];
 	sigset_t block;
 	int sigs[8], nsigs = 0;
@@ -529,13 +506,13 @@ static void fuzz_concurrent(bool sigmask)
 					    "sigaction %d", sigs[i]);
 		}
 	}
-	rng_init(&r, sigmask ? 7 : 3);
+	kl_rng_init(&r, g_seed, sigmask ? 7 : 3);
 	tap_watchdog_start(&wd, 15, "memslot update blocked while "
 			   "pre-faulting (deadlock?)");
 	for (i = 0; i < 2; i++) {
 		w[i] = (struct worker){ .vcpu = i ? v1 : v0, .stop = &stop,
 					.block = sigmask ? &block : NULL };
-		rng_init(&w[i].r, (sigmask ? 20 : 10) + i);
+		kl_rng_init(&w[i].r, g_seed, (sigmask ? 20 : 10) + i);
 		tap_watchdog_start(&w[i].wd, 15, i ?
 				   "vCPU 1 stuck in KVM_PRE_FAULT_MEMORY" :
 				   "vCPU 0 stuck in KVM_PRE_FAULT_MEMORY");
@@ -548,7 +525,7 @@ static void fuzz_concurrent(bool sigmask)
 		uint64_t gpa = f->gpa;
 		int ret;
 
-		switch (rnd_below(&r, 4)) {
+		switch (kl_rnd_below(&r, 4)) {
 		case 0:
 			if (present) {	/* deleting nothing is EINVAL */
 				ret = kl_ioctl_region1(vm, f->slot, 0, 0, 0, 0);
@@ -572,12 +549,12 @@ static void fuzz_concurrent(bool sigmask)
 		tap_watchdog_kick(&wd);
 		churn++;
 		if (!sigmask) {
-			pthread_kill(t[rnd_below(&r, 2)], SIGUSR1);
+			pthread_kill(t[kl_rnd_below(&r, 2)], SIGUSR1);
 		} else {
 			/* Half SIGUSR1, half one of the blocked ones. */
-			int k = rnd_below(&r, 2);
-			int sig = rnd_below(&r, 2) ? SIGUSR1 :
-				  sigs[rnd_below(&r, nsigs)];
+			int k = kl_rnd_below(&r, 2);
+			int sig = kl_rnd_below(&r, 2) ? SIGUSR1 :
+				  sigs[kl_rnd_below(&r, nsigs)];
 
 			if (sig == SIGUSR1)
 				w[k].usr1_sent++;
@@ -585,7 +562,7 @@ static void fuzz_concurrent(bool sigmask)
 				w[k].blocked_sent++;
 			pthread_kill(t[k], sig);
 		}
-		usleep(rnd_below(&r, 500));
+		usleep(kl_rnd_below(&r, 500));
 	}
 	stop = true;
 	for (i = 0; i < 2; i++) {
@@ -660,20 +637,20 @@ static void ring_harvest(struct kl_vcpu *vcpu)
 }
 
 /* Mostly a random part of the dirty-logged slot, else anything. */
-static void gen_ring_request(struct rng *r, struct kvm_pre_fault_memory *q)
+static void gen_ring_request(struct kl_rng *r, struct kvm_pre_fault_memory *q)
 {
 	const struct fslot *f = &fslots[LOGGED];
 	uint64_t npages = f->size / PAGE, first;
 
-	if (rnd_below(r, 2)) {
+	if (kl_rnd_below(r, 2)) {
 		gen_request(r, q);
 		return;
 	}
 	memset(q, 0, sizeof(*q));
-	first = rnd_below(r, npages);
+	first = kl_rnd_below(r, npages);
 	q->gpa = f->gpa + first * PAGE;
-	q->size = (1 + rnd_below(r, npages - first)) * PAGE;
-	q->flags = rnd_below(r, 2) ? g_valid_flags : 0;
+	q->size = (1 + kl_rnd_below(r, npages - first)) * PAGE;
+	q->flags = kl_rnd_below(r, 2) ? g_valid_flags : 0;
 }
 
 /*
@@ -724,7 +701,7 @@ static void test_fuzz_dirty_ring(void)
 	unsigned long full = 0;
 	struct tally t = { 0 };
 	uint32_t bytes;
-	struct rng r;
+	struct kl_rng r;
 	unsigned int i;
 	void *code;
 	int ret = -EINVAL;
@@ -760,20 +737,20 @@ static void test_fuzz_dirty_ring(void)
 			    "the logged slot: stopped at %#llx, ring full %lu "
 			    "times", q.gpa, full);
 
-	rng_init(&r, 4);
+	kl_rng_init(&r, g_seed, 4);
 	for (i = 0; i < g_iters && tap_now() < end; i++) {
 		gen_ring_request(&r, &q);
-		ring_issue(vcpu, &q, rnd_below(&r, 4) ? 1 : 64, &t, i, &full);
+		ring_issue(vcpu, &q, kl_rnd_below(&r, 4) ? 1 : 64, &t, i, &full);
 		/* Sometimes run the guest, with an empty ring. */
-		if (rnd_below(&r, 32) == 0) {
-			const struct fslot *f = &fslots[rnd_below(&r, 2)];
+		if (kl_rnd_below(&r, 32) == 0) {
+			const struct fslot *f = &fslots[kl_rnd_below(&r, 2)];
 
 			ring_harvest(vcpu);
 			kl_guest_load(vcpu, KL_BLOB(guest_read_pass),
 				      &(struct kl_args){
 					.addr = f->gpa,
-					.count = 1 + rnd_below(&r, 64),
-					.stride = (1 + rnd_below(&r, 16)) * PAGE,
+					.count = 1 + kl_rnd_below(&r, 64),
+					.stride = (1 + kl_rnd_below(&r, 16)) * PAGE,
 				      });
 			kl_run_to_done(vcpu);
 		}
@@ -804,35 +781,35 @@ static bool gpa_in_slot(uint64_t gpa)
  * end at), or near the top of [2^b, 2^(b+1)): below, at and above each
  * boundary, sometimes unaligned.
  */
-static uint64_t gen_high_gpa(struct rng *r)
+static uint64_t gen_high_gpa(struct kl_rng *r)
 {
-	unsigned int b = rnd_below(r, 19);
+	unsigned int b = kl_rnd_below(r, 19);
 	uint64_t base, gpa;
 
 	b = b < 17 ? 36 + b : b == 17 ? 57 : 63;
 	base = (uint64_t)1 << b;
-	if (rnd_below(r, 2))
-		gpa = base + (rnd_below(r, 17) - 8) * PAGE;
+	if (kl_rnd_below(r, 2))
+		gpa = base + (kl_rnd_below(r, 17) - 8) * PAGE;
 	else	/* 2^64 - k pages for b = 63 */
-		gpa = base + (base - (1 + rnd_below(r, 8)) * PAGE);
-	if (!rnd_below(r, 8))
-		gpa += 1 + rnd_below(r, PAGE - 1);
+		gpa = base + (base - (1 + kl_rnd_below(r, 8)) * PAGE);
+	if (!kl_rnd_below(r, 8))
+		gpa += 1 + kl_rnd_below(r, PAGE - 1);
 	return gpa;
 }
 
-static uint64_t gen_high_size(struct rng *r, uint64_t gpa)
+static uint64_t gen_high_size(struct kl_rng *r, uint64_t gpa)
 {
-	switch (rnd_below(r, 6)) {
+	switch (kl_rnd_below(r, 6)) {
 	case 0:			/* up to 2^64 exactly: gpa + size == 0 */
 		return -gpa;
 	case 1:			/* past 2^64: wraps */
-		return -gpa + (1 + rnd_below(r, 4)) * PAGE;
+		return -gpa + (1 + kl_rnd_below(r, 4)) * PAGE;
 	case 2:			/* past the next power of two */
-		return (uint64_t)1 << (36 + rnd_below(r, 28));
+		return (uint64_t)1 << (36 + kl_rnd_below(r, 28));
 	case 3:
-		return (1 + rnd_below(r, 4)) * 2 * MiB;
+		return (1 + kl_rnd_below(r, 4)) * 2 * MiB;
 	default:
-		return (1 + rnd_below(r, 16)) * PAGE;
+		return (1 + kl_rnd_below(r, 16)) * PAGE;
 	}
 }
 
@@ -842,10 +819,10 @@ static void test_fuzz_high_gpa(void)
 	struct kl_vm *vm = fuzz_vm(&vcpu, NULL);
 	double end = tap_now() + 10;
 	struct tally t = { 0 };
-	struct rng r;
+	struct kl_rng r;
 	unsigned int i;
 
-	rng_init(&r, 5);
+	kl_rng_init(&r, g_seed, 5);
 	tap_diag("seed %" PRIu64 ", %u iterations", g_seed, g_iters);
 	for (i = 0; i < g_iters && tap_now() < end; i++) {
 		struct kvm_pre_fault_memory q = { 0 }, before;
@@ -853,7 +830,7 @@ static void test_fuzz_high_gpa(void)
 
 		q.gpa = gen_high_gpa(&r);
 		q.size = gen_high_size(&r, q.gpa);
-		q.flags = rnd_below(&r, 8) ? (rnd_below(&r, 2) ?
+		q.flags = kl_rnd_below(&r, 8) ? (kl_rnd_below(&r, 2) ?
 					      g_valid_flags : 0) :
 			  gen_flags(&r);
 		before = q;

@@ -64,15 +64,6 @@ static void *add_slot(struct kl_vm *vm, uint32_t slot, uint32_t flags,
 	return hva;
 }
 
-static uint32_t expected_sum(uint64_t npages, uint8_t seed)
-{
-	uint32_t sum = 0;
-	uint64_t i;
-
-	for (i = 0; i < npages; i++)
-		sum = kl_checksum_step(sum, kl_pattern(i, seed));
-	return sum;
-}
 
 static uint32_t guest_read(struct kl_vcpu *vcpu, uint64_t gpa,
 			   uint64_t npages)
@@ -235,7 +226,7 @@ static void ring_case(bool write, bool populated)
 	/* Nothing was lost: the guest reads what the host wrote. */
 	if (populated)
 		TEST_ASSERT_EQ(guest_read(vcpu, KL_DATA_GPA, npages),
-			       expected_sum(npages, 21));
+			       kl_pattern_sum(npages, 21));
 	free(h.seen);
 	kl_vm_free(vm);
 }
@@ -317,7 +308,7 @@ static void test_mapped_leaf_dirty_ring(void)
 	TEST_ASSERT(!n, "read pre-fault after a harvest pushed %u entries: "
 		    "write-protected pages made writable again", n);
 	TEST_ASSERT_EQ(guest_read(vcpu, KL_DATA_GPA, npages),
-		       expected_sum(npages, 22));
+		       kl_pattern_sum(npages, 22));
 	free(h.seen);
 	kl_vm_free(vm);
 }
@@ -382,7 +373,7 @@ static void test_mapped_leaf_huge_dirty_log(void)
 		    " (split)", p2m, kl_stat(vm, "pages_2m"), p4k,
 		    kl_stat(vm, "pages_4k"));
 	TEST_ASSERT_EQ(guest_read(vcpu, KL_DATA_GPA, npages),
-		       expected_sum(npages, 23));
+		       kl_pattern_sum(npages, 23));
 	kl_vm_free(vm);
 }
 
@@ -493,7 +484,7 @@ static void test_gpa_beyond_root(void)
 
 	/* Low guest memory, mapped before, still maps its own pages. */
 	TEST_ASSERT_EQ(guest_read(vcpu, KL_DATA_GPA, npages),
-		       expected_sum(npages, 31));
+		       kl_pattern_sum(npages, 31));
 	kl_vm_free(vm);
 }
 

@@ -61,29 +61,6 @@ static uint64_t g_seed;
 static enum kl_prefault_support g_mode;
 static bool g_write_known;
 
-/* xorshift64*: small, seedable, good enough to pick what to do. */
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *r)
-{
-	r->s ^= r->s >> 12;
-	r->s ^= r->s << 25;
-	r->s ^= r->s >> 27;
-	return r->s * 0x2545f4914f6cdd1dULL;
-}
-
-static uint64_t rnd_below(struct rng *r, uint64_t n)
-{
-	return n ? rnd(r) % n : 0;
-}
-
-static void rng_init(struct rng *r, uint64_t salt)
-{
-	r->s = (g_seed ^ (salt * 0x9e3779b97f4a7c15ULL)) | 1;
-	rnd(r);
-}
 
 /* ---- the memory map ------------------------------------------------- */
 
@@ -171,7 +148,7 @@ struct worker {
 	struct kl_vcpu *vcpu;
 	pthread_t thread;
 	struct tap_watchdog wd;
-	struct rng r;
+	struct kl_rng r;
 	unsigned long calls, pages, harvests, guest_runs;
 	unsigned long res[NR_RES];
 };
@@ -186,7 +163,7 @@ struct stress {
 	/* KVM_RESET_DIRTY_RINGS acts on every ring: one caller at a time. */
 	pthread_mutex_t reset_lock;
 	struct worker w[NR_WORKERS];
-	struct rng r;
+	struct kl_rng r;
 	unsigned long ops[NR_OPS];
 };
 
@@ -293,16 +270,16 @@ static enum res check_result(struct worker *w,
  */
 static void prefault_random(struct worker *w)
 {
-	const struct sslot *f = &sslots[rnd_below(&w->r, NR_SLOTS)];
-	uint64_t base = f->churn == CHURN_MOVE && rnd_below(&w->r, 2) ?
+	const struct sslot *f = &sslots[kl_rnd_below(&w->r, NR_SLOTS)];
+	uint64_t base = f->churn == CHURN_MOVE && kl_rnd_below(&w->r, 2) ?
 			f->away : f->gpa;
-	uint64_t npages = rnd_below(&w->r, 8) ? 1 + rnd_below(&w->r, 64) :
-			  1 + rnd_below(&w->r, f->size / PAGE);
+	uint64_t npages = kl_rnd_below(&w->r, 8) ? 1 + kl_rnd_below(&w->r, 64) :
+			  1 + kl_rnd_below(&w->r, f->size / PAGE);
 	struct kvm_pre_fault_memory q = {
 		.gpa = base - 8 * PAGE +
-		       rnd_below(&w->r, f->size / PAGE + 8) * PAGE,
+		       kl_rnd_below(&w->r, f->size / PAGE + 8) * PAGE,
 		.size = npages * PAGE,
-		.flags = g_write_known && rnd_below(&w->r, 2) ? KL_PF_WRITE : 0,
+		.flags = g_write_known && kl_rnd_below(&w->r, 2) ? KL_PF_WRITE : 0,
 	};
 	double since = tap_now();
 
@@ -352,9 +329,9 @@ static void prefault_random(struct worker *w)
 static void guest_touch(struct worker *w)
 {
 	const struct sslot *f = &sslots[0];
-	uint64_t npages = 1 + rnd_below(&w->r, 64);
+	uint64_t npages = 1 + kl_rnd_below(&w->r, 64);
 	struct kl_args a = {
-		.addr = f->gpa + rnd_below(&w->r, f->size / PAGE - npages) *
+		.addr = f->gpa + kl_rnd_below(&w->r, f->size / PAGE - npages) *
 			PAGE,
 		.count = npages,
 		.stride = PAGE,
@@ -392,7 +369,7 @@ static void *worker_thread(void *arg)
 	struct worker *w = arg;
 
 	while (!__atomic_load_n(&w->s->stop, __ATOMIC_RELAXED)) {
-		if (w->vcpu->id == 0 && !rnd_below(&w->r, 16))
+		if (w->vcpu->id == 0 && !kl_rnd_below(&w->r, 16))
 			guest_touch(w);
 		else
 			prefault_random(w);
@@ -433,7 +410,7 @@ static void must_set_slot(struct stress *s, unsigned int i, uint64_t gpa,
 /* Let the pre-faulting threads see the intermediate state for a while. */
 static void pause_a_bit(struct stress *s)
 {
-	usleep(rnd_below(&s->r, 2000));
+	usleep(kl_rnd_below(&s->r, 2000));
 }
 
 static unsigned int pick_slot(struct stress *s, enum churn churn)
@@ -441,7 +418,7 @@ static unsigned int pick_slot(struct stress *s, enum churn churn)
 	unsigned int i;
 
 	do {
-		i = rnd_below(&s->r, NR_SLOTS);
+		i = kl_rnd_below(&s->r, NR_SLOTS);
 	} while (sslots[i].churn != churn);
 	return i;
 }
@@ -451,10 +428,10 @@ static void pick_chunk(struct stress *s, unsigned int i, uint64_t *off,
 		       uint64_t *len)
 {
 	uint64_t npages = sslots[i].size / PAGE;
-	uint64_t n = rnd_below(&s->r, 4) ? 1 + rnd_below(&s->r, 256) :
+	uint64_t n = kl_rnd_below(&s->r, 4) ? 1 + kl_rnd_below(&s->r, 256) :
 		     KL_HPAGE_SIZE / PAGE;
 
-	*off = rnd_below(&s->r, npages - n + 1);
+	*off = kl_rnd_below(&s->r, npages - n + 1);
 	/* Huge-page sized chunks on a huge page boundary, sometimes. */
 	if (n == KL_HPAGE_SIZE / PAGE)
 		*off &= ~(KL_HPAGE_SIZE / PAGE - 1);
@@ -476,7 +453,7 @@ static void op_move(struct stress *s)
 	unsigned int i = pick_slot(s, CHURN_MOVE);
 	const struct sslot *f = &sslots[i];
 
-	if (rnd_below(&s->r, 2)) {
+	if (kl_rnd_below(&s->r, 2)) {
 		/* KVM_MR_MOVE: the same slot at another gpa. */
 		must_set_slot(s, i, f->away, f->size, "move away");
 		pause_a_bit(s);
@@ -493,7 +470,7 @@ static void op_move(struct stress *s)
 
 static void op_toggle_log(struct stress *s)
 {
-	unsigned int i = rnd_below(&s->r, NR_SLOTS);
+	unsigned int i = kl_rnd_below(&s->r, NR_SLOTS);
 
 	s->flags[i] ^= KVM_MEM_LOG_DIRTY_PAGES;
 	must_set_slot(s, i, sslots[i].gpa, sslots[i].size,
@@ -507,7 +484,7 @@ static void op_toggle_log(struct stress *s)
 static void op_dirty_log(struct stress *s)
 {
 	static uint64_t bitmap[8 * MiB / PAGE / 64];
-	unsigned int i = rnd_below(&s->r, NR_SLOTS);
+	unsigned int i = kl_rnd_below(&s->r, NR_SLOTS);
 	uint64_t npages = sslots[i].size / PAGE;
 	bool logging = s->flags[i] & KVM_MEM_LOG_DIRTY_PAGES;
 	struct kvm_dirty_log log = {
@@ -526,8 +503,8 @@ static void op_dirty_log(struct stress *s)
 	if (!s->manual || !logging)
 		return;
 	/* Multiples of 64 pages; set bits clear, i.e. write-protect. */
-	clear.first_page = rnd_below(&s->r, npages / 64) * 64;
-	clear.num_pages = (1 + rnd_below(&s->r, (npages - clear.first_page) /
+	clear.first_page = kl_rnd_below(&s->r, npages / 64) * 64;
+	clear.num_pages = (1 + kl_rnd_below(&s->r, (npages - clear.first_page) /
 					 64)) * 64;
 	memset(bitmap, 0xff, sizeof(bitmap));
 	r = ioctl(s->vm->fd, KVM_CLEAR_DIRTY_LOG, &clear) ? -errno : 0;
@@ -542,7 +519,7 @@ static void op_dirty_log(struct stress *s)
  */
 static void op_dontneed(struct stress *s)
 {
-	unsigned int i = rnd_below(&s->r, NR_SLOTS);
+	unsigned int i = kl_rnd_below(&s->r, NR_SLOTS);
 	uint64_t off, len;
 	uint8_t *p;
 
@@ -551,9 +528,9 @@ static void op_dontneed(struct stress *s)
 	TEST_ASSERT(!madvise(p, len, MADV_DONTNEED),
 		    "MADV_DONTNEED slot %u +%#" PRIx64 " len %#" PRIx64,
 		    sslots[i].slot, off, len);
-	if (rnd_below(&s->r, 2)) {
+	if (kl_rnd_below(&s->r, 2)) {
 		pause_a_bit(s);
-		kl_fill_pattern(p, len / PAGE, (uint8_t)rnd(&s->r));
+		kl_fill_pattern(p, len / PAGE, (uint8_t)kl_rnd(&s->r));
 	}
 }
 
@@ -564,7 +541,7 @@ static void op_dontneed(struct stress *s)
  */
 static void op_mprotect(struct stress *s)
 {
-	unsigned int i = rnd_below(&s->r, NR_SLOTS);
+	unsigned int i = kl_rnd_below(&s->r, NR_SLOTS);
 	uint64_t off, len;
 	uint8_t *p;
 
@@ -578,7 +555,7 @@ static void op_mprotect(struct stress *s)
 
 static void op_signal(struct stress *s)
 {
-	pthread_kill(s->w[rnd_below(&s->r, NR_WORKERS)].thread, SIGUSR1);
+	pthread_kill(s->w[kl_rnd_below(&s->r, NR_WORKERS)].thread, SIGUSR1);
 }
 
 static void mutate(struct stress *s, enum op op)
@@ -614,15 +591,6 @@ static void mutate(struct stress *s, enum op op)
 
 /* ---- the check at the end --------------------------------------------- */
 
-static uint32_t expected_sum(uint64_t npages, uint8_t seed)
-{
-	uint32_t sum = 0;
-	uint64_t i;
-
-	for (i = 0; i < npages; i++)
-		sum = kl_checksum_step(sum, kl_pattern(i, seed));
-	return sum;
-}
 
 /*
  * The host writes a fresh pattern into every slot, then the guest reads
@@ -642,7 +610,7 @@ static void check_guest_reads(struct stress *s, uint8_t seed,
 		struct kl_args a = {
 			.addr = f->gpa, .count = f->size / PAGE, .stride = PAGE,
 		};
-		uint32_t want = expected_sum(f->size / PAGE, seed + i), got;
+		uint32_t want = kl_pattern_sum(f->size / PAGE, seed + i), got;
 
 		kl_guest_load(vcpu, KL_BLOB(guest_read_pass), &a);
 		got = kl_run_to_done(vcpu);
@@ -817,7 +785,7 @@ static void stress(bool ring)
 	TEST_ASSERT(s, "calloc");
 	s->ring = ring;
 	pthread_mutex_init(&s->reset_lock, NULL);
-	rng_init(&s->r, ring ? 2 : 1);
+	kl_rng_init(&s->r, g_seed, ring ? 2 : 1);
 	sigemptyset(&sa.sa_mask);
 	TEST_ASSERT(!sigaction(SIGUSR1, &sa, NULL), "sigaction");
 	stress_vm(s);
@@ -826,7 +794,7 @@ static void stress(bool ring)
 		struct worker *w = &s->w[i];
 
 		w->s = s;
-		rng_init(&w->r, 10 * (ring + 1) + i);
+		kl_rng_init(&w->r, g_seed, 10 * (ring + 1) + i);
 		tap_watchdog_start(&w->wd, STUCK_S,
 				   "a pre-faulting vCPU thread (hang?)");
 		TEST_ASSERT(!pthread_create(&w->thread, NULL, worker_thread, w),
@@ -840,7 +808,7 @@ static void stress(bool ring)
 		mutate(s, op);
 		op = (op + 1) % NR_OPS;
 		tap_watchdog_kick(&wd);
-		usleep(rnd_below(&s->r, 500));
+		usleep(kl_rnd_below(&s->r, 500));
 	}
 	__atomic_store_n(&s->stop, true, __ATOMIC_RELAXED);
 	for (i = 0; i < NR_WORKERS; i++) {

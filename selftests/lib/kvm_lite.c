@@ -905,6 +905,35 @@ uint32_t kl_checksum_step(uint32_t sum, uint8_t byte)
 	return sum * 31 + byte;
 }
 
+uint32_t kl_pattern_sum(uint64_t npages, uint8_t seed)
+{
+	uint32_t sum = 0;
+	uint64_t i;
+
+	for (i = 0; i < npages; i++)
+		sum = kl_checksum_step(sum, kl_pattern(i, seed));
+	return sum;
+}
+
+uint64_t kl_rnd(struct kl_rng *r)
+{
+	r->s ^= r->s >> 12;
+	r->s ^= r->s << 25;
+	r->s ^= r->s >> 27;
+	return r->s * 0x2545f4914f6cdd1dULL;
+}
+
+uint64_t kl_rnd_below(struct kl_rng *r, uint64_t n)
+{
+	return n ? kl_rnd(r) % n : 0;
+}
+
+void kl_rng_init(struct kl_rng *r, uint64_t seed, uint64_t salt)
+{
+	r->s = (seed ^ (salt * 0x9e3779b97f4a7c15ULL)) | 1;
+	kl_rnd(r);
+}
+
 bool kl_kvm_has_series(void)
 {
 	int kvm = kl_open_dev();

@@ -318,5 +318,19 @@ static inline uint8_t kl_pattern(uint64_t page, uint8_t seed)
 void kl_fill_pattern(void *hva, uint64_t npages, uint8_t seed);
 /* The checksum the read-pass guests compute: sum * 31 + byte. */
 uint32_t kl_checksum_step(uint32_t sum, uint8_t byte);
+/* What a read pass over npages pages filled by kl_fill_pattern() returns. */
+uint32_t kl_pattern_sum(uint64_t npages, uint8_t seed);
+
+/*
+ * xorshift64*: small, seedable, good enough to pick test cases; the
+ * same seed and salt give the same sequence on every run.
+ */
+struct kl_rng {
+	uint64_t s;
+};
+
+void kl_rng_init(struct kl_rng *r, uint64_t seed, uint64_t salt);
+uint64_t kl_rnd(struct kl_rng *r);
+uint64_t kl_rnd_below(struct kl_rng *r, uint64_t n);	/* 0 when n is 0 */
 
 #endif /* KL_KVM_LITE_H */
