@@ -249,7 +249,7 @@ load_note() {
 # run_one NAME KVER PHASE [icount]: boot KVER in the harness, keep the
 # bench's lines in NAME.out.
 run_one() {
-	local name=$1 kver=$2 phase=$3 rc=0 console t0 bin=$out/bin what
+	local name=$1 kver=$2 phase=$3 rc=0 console log t0 bin=$out/bin what
 	local args=("${harness_args[@]}")
 	what="sizes $sizes MiB"
 	if [ "${4:-}" = icount ]; then
@@ -262,18 +262,17 @@ run_one() {
 	[ "${4:-}" = icount ] || load_note "$name ($kver)"
 	harness/run.sh --quiet --kver "$kver" --ours "$ours_dir" \
 		--tests "$bin" --phases "$phase" --cache "$cache" \
-		--timeout 3000 --max-time 3600 "${args[@]}" \
-		>"$out/$name.tap" 2>"$out/$name.err" || rc=$?
+		--timeout 3000 --max-time 3600 --results "$out/$name.results" \
+		"${args[@]}" >"$out/$name.tap" 2>"$out/$name.err" || rc=$?
 	console=$(sed -n 's/^# console log: //p' "$out/$name.tap")
-	if [ -z "$console" ] || [ ! -f "$console" ]; then
+	log=$out/$name.results/$phase/tests/kvm-prefault-bench.log
+	if [ ! -f "$log" ]; then
 		cat "$out/$name.err" >&2
-		die "$name: the harness gave no console log"
+		die "$name: the harness gave no result for the bench"
 	fi
 	tr -d '\r' <"$console" >"$out/$name.console.log"
-	awk -v b="=== BEGIN $phase/tests/kvm-prefault-bench" \
-	    -v e="=== END $phase/tests/kvm-prefault-bench" \
-		'index($0, b) == 1 { on = 1; next } index($0, e) == 1 { on = 0 }
-		 on && !/^\[ *[0-9]+\.[0-9]+\]/' "$out/$name.console.log" >"$out/$name.out"
+	# The bench's own lines, without the frame and the kernel's messages.
+	grep -v -e '^=== ' -e '^\[ *[0-9]*\.[0-9]*\]' "$log" >"$out/$name.out" || true
 	if [ "$rc" -ne 0 ]; then
 		grep -E '^not ok|^#' "$out/$name.tap" >&2 || true
 		die "$name: the harness run failed (log: $out/$name.console.log)"

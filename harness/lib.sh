@@ -54,6 +54,7 @@ ks_tune() {
 # (run.sh --label; empty by default).
 tap() {
 	idx=$((idx + 1))
+	tap_points+=("$1"$'\t'"$2"$'\t'"${3:-}")
 	case $1 in
 	ok) npass=$((npass + 1)); echo "ok $idx - ${tap_label:-}$2${3:+ # $3}" ;;
 	skip) nskip=$((nskip + 1)); echo "ok $idx - ${tap_label:-}$2 # SKIP${3:+ $3}" ;;
@@ -101,4 +102,41 @@ test_log() {
 		awk -v b="=== BEGIN $2/$3 " -v e="=== END $2/$3:" \
 			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' |
 		tail -n 40 | cut -c1-400 | sed 's/^/#   /' || true
+}
+
+# save_results CONSOLE: the results directory, run.sh --results DIR: for
+# every TAP point since the last call that names a test (RUN/SUITE/TEST),
+# DIR/RUN/SUITE/TEST.status ("pass", "fail" or "skip", a tab, the TAP
+# comment) and DIR/RUN/SUITE/TEST.log (the test's framed output in
+# CONSOLE, kernel lines included).  make demo and make bench read their
+# program's output there instead of scraping the console.
+tap_points=()
+
+# init_results DIR: empty DIR for this run's results and set results_dir;
+# refuses a non-empty DIR that no earlier run made.
+init_results() {
+	if [ -n "$(ls -A "$1" 2>/dev/null)" ] && [ ! -f "$1/.harness-results" ]; then
+		die "--results $1: not empty and not a results directory"
+	fi
+	rm -rf "$1"
+	mkdir -p "$1"
+	touch "$1/.harness-results"
+	results_dir=$(cd "$1" && pwd)
+}
+
+save_results() {
+	local pt kind name comment f
+	for pt in "${tap_points[@]}"; do
+		IFS=$'\t' read -r kind name comment <<<"$pt"
+		case $name in */tests/*|*/kselftests/*) ;; *) continue ;; esac
+		case $kind in ok) kind=pass ;; notok) kind=fail ;; esac
+		f=$results_dir/$name
+		mkdir -p "${f%/*}"
+		printf '%s\t%s\n' "$kind" "$comment" >"$f.status"
+		tr -d '\r' <"$1" |
+			awk -v b="=== BEGIN $name " -v e="=== END $name:" \
+				'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' \
+				>"$f.log"
+	done
+	tap_points=()
 }

@@ -28,7 +28,7 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
                       [--timeout SECONDS] [--max-time SECONDS]
                       [--append "KERNEL ARGS"] [--smp N] [--mem SIZE]
                       [--accel ACCEL] [--icount SHIFT] [--cpu MODEL]
-                      [--label NAME] [--quiet]
+                      [--label NAME] [--results DIR] [--quiet]
   --kver KVER        Debian kernel ABI, e.g. 6.1.0-56-amd64
   --ours DIR         directory with our kvm.ko and kvm-amd.ko (.ko or .ko.xz)
   --tests DIR        our static test binaries (every executable file; may be empty)
@@ -51,6 +51,9 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
                      host MAXPHYADDR above the 4-level NPT root's 48 bits
   --label NAME       prefix every TAP point's name with NAME/ (tells two
                      runs apart in one combined stream)
+  --results DIR      each test's verdict and output as files:
+                     DIR/<phase>/<suite>/<test>.{status,log} (default:
+                     results/ in the run's directory; emptied first)
   --quiet            no progress on stderr
 EOF
 	exit 2
@@ -71,6 +74,7 @@ accel=		# default tcg,thread=single (below)
 icount=
 cpu=EPYC,+svm,+npt
 tap_label=
+results_dir=
 quiet=0
 
 while [ $# -gt 0 ]; do
@@ -90,6 +94,7 @@ while [ $# -gt 0 ]; do
 	--icount) icount=${2:?}; shift 2 ;;
 	--cpu) cpu=${2:?}; shift 2 ;;
 	--label) tap_label=${2:?}/; shift 2 ;;
+	--results) results_dir=${2:?}; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "$prog: error: unknown argument '$1'" >&2; usage ;;
@@ -148,6 +153,7 @@ mkdir -p "$out"
 ln -sfn "runs/${out##*/}" "$work/last"
 find "$work/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
 	sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -rf
+init_results "${results_dir:-$out/results}"
 
 # ---- plan ---------------------------------------------------------------
 declare -A phase_line=()
@@ -378,8 +384,10 @@ else
 	tr -d '\r' <"$console" | tail -n 30 | cut -c1-400 | sed 's/^/#   /' || true
 fi
 
+save_results "$console"
 echo "# console log: $console"
 echo "# results:     $results"
+echo "# per test:    $results_dir"
 echo "$npass passed, $nfail failed, $nskip skipped"
 [ "$nfail" -eq 0 ]
 exit

@@ -22,6 +22,10 @@
 #     mode (harness/arm64/run.sh),
 #
 # and print one TAP stream ending with "N passed, N failed, N skipped".
+# build/check/ holds that stream (check.tap), each producer's, and every
+# test's verdict and output: build/check/<target>/<phase>/<suite>/<test>
+# .status and .log, <target> being x86_64-6.1, x86_64-6.1-phys52 or
+# arm64-6.1 (harness/run.sh --results).
 #
 # CHECK_ARCH="x86_64 arm64" limits the architectures (default: both).
 # CHECK_PHASES="stock ours" limits the x86 guest phases (default: all).
@@ -83,6 +87,7 @@ if want x86_64; then
 		--ours "$top/build/staging/lib/modules/$kver/updates" \
 		--tests "$top/build/selftests" \
 		--kselftests "$top/build/kselftests/bin" \
+		--results "$log/x86_64-$line" \
 		${CHECK_PHASES:+--phases "$CHECK_PHASES"}
 
 	# A 4-level NPT root reaches 2^48, EPYC's MAXPHYADDR is 40: only a
@@ -97,7 +102,7 @@ if want x86_64; then
 			--ours "$top/build/staging/lib/modules/$kver/updates" \
 			--tests "$top/build/selftests-phys52" --phases ours \
 			--cpu EPYC,+svm,+npt,phys-bits=52 --label phys52 \
-			--max-time 600
+			--results "$log/x86_64-$line-phys52" --max-time 600
 	fi
 fi
 
@@ -113,7 +118,8 @@ if want arm64; then
 	step "arm64: guest tests (QEMU, TCG)"
 	run_tap arm64 harness/arm64/run.sh --stock "$stock_image" \
 		--ours "$ours_image" --tests "$top/build/selftests-arm64" \
-		--kselftests "$ks_arm64" --stock-modes "vhe nvhe"
+		--kselftests "$ks_arm64" --stock-modes "vhe nvhe" \
+		--results "$log/arm64-$line"
 fi
 
 # One TAP stream: every producer's points in order, renumbered.

@@ -23,13 +23,11 @@ gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
 echo "demo: booting Debian's $kver under QEMU with our KVM modules"
 rc=0
 harness/run.sh --quiet --kver "$kver" --ours "build/$kver/arch/x86/kvm" \
-	--tests build/demo --phases ours >build/demo/run.tap || rc=$?
-console=$(sed -n 's/^# console log: //p' build/demo/run.tap)
-# The demo's own lines, without the kernel's messages around them.
-tr -d '\r' <"$console" |
-	awk '/^=== BEGIN ours\/tests\/kvm-prefault-demo/ { on = 1; next }
-	     /^=== END ours\/tests\/kvm-prefault-demo/ { on = 0 }
-	     on && !/^\[ *[0-9]+\.[0-9]+\]/ && !/^runner:/ { print }'
+	--tests build/demo --phases ours --results build/demo/out \
+	>build/demo/run.tap || rc=$?
+# The demo's own lines, without the frame and the kernel's messages.
+grep -v -e '^=== ' -e '^\[ *[0-9]*\.[0-9]*\]' -e '^runner:' \
+	build/demo/out/ours/tests/kvm-prefault-demo.log || true
 if [ "$rc" -ne 0 ]; then
 	echo "demo: the run failed; the harness said:" >&2
 	grep -E '^not ok|^#' build/demo/run.tap >&2

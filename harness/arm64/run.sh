@@ -31,7 +31,7 @@ usage: harness/arm64/run.sh [--stock IMAGE] [--ours IMAGE] [--tests DIR]
                             [--stock-modes "vhe"] [--cache DIR]
                             [--timeout SECONDS] [--max-time SECONDS]
                             [--append "KERNEL ARGS"] [--smp N] [--mem SIZE]
-                            [--accel ACCEL] [--quiet]
+                            [--accel ACCEL] [--results DIR] [--quiet]
   --stock IMAGE      unpatched arm64 kernel Image: the kselftest baseline
   --ours IMAGE       arm64 kernel Image with our series
   --tests DIR        our static aarch64 test binaries (every executable file)
@@ -46,6 +46,9 @@ usage: harness/arm64/run.sh [--stock IMAGE] [--ours IMAGE] [--tests DIR]
   --smp N            guest CPUs (default 2)
   --mem SIZE         guest RAM, QEMU -m syntax (default 1G)
   --accel ACCEL      QEMU -accel value (default tcg)
+  --results DIR      each test's verdict and output as files:
+                     DIR/<boot>/<suite>/<test>.{status,log} (default:
+                     results/ in the run's directory; emptied first)
   --quiet            no progress on stderr
 At least one of --stock (with --kselftests) and --ours (with --tests or
 --kselftests) is needed.
@@ -66,6 +69,7 @@ append_extra=
 smp=2
 mem=1G
 accel=tcg
+results_dir=
 quiet=0
 
 while [ $# -gt 0 ]; do
@@ -83,6 +87,7 @@ while [ $# -gt 0 ]; do
 	--smp) smp=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--accel) accel=${2:?}; shift 2 ;;
+	--results) results_dir=${2:?}; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "$prog: error: unknown argument '$1'" >&2; usage ;;
@@ -118,6 +123,7 @@ mkdir -p "$out"
 ln -sfn "runs/${out##*/}" "$work/last"
 find "$work/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
 	sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -rf
+init_results "${results_dir:-$out/results}"
 
 # ---- plan: boots ----------------------------------------------------------
 # boot name -> "image suites mode"
@@ -364,8 +370,10 @@ for b in "${boots[@]}"; do
 		tap notok "$b/guest finished" "${hung:-no DONE result line (guest crashed?)}"
 		tr -d '\r' <"$console" | tail -n 30 | cut -c1-400 | sed 's/^/#   /' || true
 	fi
+	save_results "$console"
 	echo "# console log: $console"
 done
+echo "# per test:    $results_dir"
 
 note "all boots: $(($(date +%s) - run_start))s"
 echo "$npass passed, $nfail failed, $nskip skipped"
