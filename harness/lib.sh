@@ -140,3 +140,123 @@ save_results() {
 	done
 	tap_points=()
 }
+
+# judge RUN ID BASE CONSOLE RESULTS: the TAP point of test ID (SUITE/NAME)
+# in RUN (a phase or a boot) from its RESULT line in RESULTS; the one
+# verdict rule of every target.  BASE is the stock run whose verdicts are
+# RUN's kselftest baseline, or empty.  A kselftest is only ours to answer
+# for where it passed on BASE: anything else there makes it a skip ("no
+# baseline"); on a stock run (stock or stock-*) without a BASE, a
+# kselftest that does not pass is the baseline itself, a skip with its
+# output shown, since an exclude in kselftests.exclude needs it.  A test
+# that skips where BASE passed fails.  A test with no RESULT line failed:
+# the guest died during it, or it never started.
+declare -A verdict=()
+judge() {
+	local b=$1 id=$2 base=$3 console=$4 res=$5 line v secs
+	[[ $id == kselftests/* ]] || base=	# our tests have no baseline
+	line=$(grep -m1 "^RESULT $b $id " "$res" || true)
+	read -r _ _ _ v secs <<<"$line"
+	v=${v:-none}
+	verdict[$b/$id]=$v
+	if [[ $id == kselftests/* ]]; then
+		if [ -n "$base" ] && [ "${verdict[$base/$id]:-none}" != pass ]; then
+			tap skip "$b/$id" "no baseline: ${verdict[$base/$id]:-none} on $base (here: $v)"
+			return 0
+		fi
+		if [ -z "$base" ] && [[ $b == stock || $b == stock-* ]] && [ "$v" != pass ]; then
+			tap skip "$b/$id" "baseline ${v}${secs:+ after ${secs}s}"
+			[ "$v" = skip ] || test_log "$console" "$b" "$id"
+			return 0
+		fi
+	fi
+	case $v in
+	pass) tap ok "$b/$id" "${secs}s" ;;
+	skip)
+		if [ -n "$base" ]; then
+			tap notok "$b/$id" "skipped here but passed on $base"
+		else
+			tap skip "$b/$id" "${secs}s"
+		fi ;;
+	timeout) tap notok "$b/$id" "TIMEOUT after ${secs}s"; test_log "$console" "$b" "$id" ;;
+	fail) tap notok "$b/$id" "failed after ${secs}s"; test_log "$console" "$b" "$id" ;;
+	*)
+		if grep -q "^START $b $id\$" "$res"; then
+			tap notok "$b/$id" "no result: the guest died during this test"
+			test_log "$console" "$b" "$id"
+		else
+			tap notok "$b/$id" "no result: never started"
+		fi ;;
+	esac
+}
+
+# judge_guest PREFIX CONSOLE RESULTS HUNG ELAPSED: the points every boot
+# ends with, PREFIX"kernel log clean" (scan-log.sh finds no splat in
+# CONSOLE) and PREFIX"guest finished" (DONE in RESULTS, not killed: HUNG
+# says why it was), then the boot's entries in the results directory.
+lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+judge_guest() {
+	local pre=$1 console=$2 res=$3 hung=$4 elapsed=$5 splats
+	splats=$("$lib_dir/scan-log.sh" "$console" || true)
+	if [ -z "$splats" ]; then
+		tap ok "${pre}kernel log clean"
+	else
+		tap notok "${pre}kernel log clean" "splat in $console"
+		printf '%s\n' "$splats" | sed 's/^/#   /'
+	fi
+	if grep -q '^DONE$' "$res" && [ -z "$hung" ]; then
+		tap ok "${pre}guest finished" "${elapsed}s"
+	else
+		tap notok "${pre}guest finished" "${hung:-no DONE on the result channel (guest crashed?)}"
+		tr -d '\r' <"$console" | tail -n 30 | cut -c1-400 | sed 's/^/#   /' || true
+	fi
+	save_results "$console"
+	echo "# console log: $console"
+}
+
+# new_run_dir WORK: a fresh WORK/runs/<date>-<pid> for this run, in $out
+# (several runs may share a cache); WORK/last points at the newest, and
+# runs older than the 10 newest are removed.
+new_run_dir() {
+	mkdir -p "$1/runs"
+	out=$1/runs/$(date +%Y%m%d-%H%M%S)-$$
+	mkdir -p "$out"
+	[ -L "$1/last" ] || rm -rf "$1/last"
+	ln -sfn "runs/${out##*/}" "$1/last"
+	find "$1/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
+		sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -rf
+}
+
+# watch_guest QPID RESULTS IDLE_LIMIT [REFRESH...]: wait for the QEMU
+# QPID (started under timeout --kill-after), running REFRESH (if given)
+# and then reading RESULTS every second, its new lines shown as progress
+# on stderr.  A guest whose RESULTS stay the same for IDLE_LIMIT seconds
+# is killed.  Sets qrc (QEMU's exit status) and hung (why it was killed,
+# or empty).
+watch_guest() {
+	local qpid=$1 res=$2 idle=$3 seen=0 n last
+	shift 3
+	hung=
+	last=$(date +%s)
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 1
+		[ $# -eq 0 ] || "$@"
+		n=$(wc -l <"$res")
+		if [ "$n" -ne "$seen" ]; then
+			if [ "$quiet" != 1 ]; then
+				tail -n +"$((seen + 1))" "$res" | head -n "$((n - seen))" |
+					tr -d '\r' | sed -n 's/^RESULT /# /p; s/^PHASE /# phase /p; s/^BOOT /# boot /p' >&2 || true
+			fi
+			seen=$n
+			last=$(date +%s)
+		elif [ $(($(date +%s) - last)) -gt "$idle" ]; then
+			hung="no result for ${idle}s"
+			kill "$qpid" 2>/dev/null || true
+			break
+		fi
+	done
+	wait "$qpid" && qrc=0 || qrc=$?
+	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+		hung=${hung:-"hit --max-time ${max_time}s"}
+	fi
+}

@@ -144,15 +144,7 @@ grep -q INTERP <<<"$(readelf -l /bin/busybox)" && die "/bin/busybox is not stati
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 work=$cache/harness
-# One directory per run (several runs may share a cache); "last" points
-# at the newest.  Runs older than the 10 newest are removed.
-mkdir -p "$work/runs"
-out=$work/runs/$(date +%Y%m%d-%H%M%S)-$$
-mkdir -p "$out"
-[ -L "$work/last" ] || rm -rf "$work/last"
-ln -sfn "runs/${out##*/}" "$work/last"
-find "$work/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
-	sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -rf
+new_run_dir "$work"
 init_results "${results_dir:-$out/results}"
 
 # ---- plan ---------------------------------------------------------------
@@ -299,40 +291,16 @@ qpid=$!
 trap 'kill "$qpid" 2>/dev/null || true' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-hung=
-seen=0
-last_change=$start
-while kill -0 "$qpid" 2>/dev/null; do
-	sleep 1
-	n=$(wc -l <"$results")
-	if [ "$n" -ne "$seen" ]; then
-		if [ "$quiet" != 1 ]; then
-			tail -n +"$((seen + 1))" "$results" | head -n "$((n - seen))" |
-				tr -d '\r' | sed -n 's/^RESULT /# /p; s/^PHASE /# phase /p' >&2 || true
-		fi
-		seen=$n
-		last_change=$(date +%s)
-	elif [ $(($(date +%s) - last_change)) -gt "$idle_limit" ]; then
-		hung="no result for ${idle_limit}s"
-		kill "$qpid" 2>/dev/null || true
-		break
-	fi
-done
-wait "$qpid" && qrc=0 || qrc=$?
+watch_guest "$qpid" "$results" "$idle_limit"
 elapsed=$(($(date +%s) - start))
-if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-	hung=${hung:-"hit --max-time ${max_time}s"}
-fi
 note "guest ran ${elapsed}s, qemu exit $qrc${hung:+, killed: $hung}"
 
 # ---- report -------------------------------------------------------------
 tr -d '\r' <"$results" >"$out/results.txt"
 res=$out/results.txt
 
-splats=$("$here/scan-log.sh" "$console" || true)
 
 npass=0 nfail=0 nskip=0 idx=0
-declare -A verdict=()
 
 total=$(($(wc -l <"$expected") + 2))
 echo "TAP version 13"
@@ -347,45 +315,14 @@ while read -r p id; do
 		esac
 		continue
 	fi
-	line=$(grep -m1 "^RESULT $p $id " "$res" || true)
-	read -r _ _ _ v secs <<<"$line"
-	verdict[$p/$id]=${v:-none}
-	case ${v:-} in
-	pass) tap ok "$p/$id" "${secs}s" ;;
-	skip)
-		# A kselftest that passes on stock must pass on our modules too.
-		if [[ $id == kselftests/* ]] && [ "$p" != stock ] && [ "${verdict[stock/$id]:-}" = pass ]; then
-			tap notok "$p/$id" "skipped here but passed on stock"
-		else
-			tap skip "$p/$id" "${secs}s"
-		fi ;;
-	timeout) tap notok "$p/$id" "TIMEOUT after ${secs}s"; test_log "$console" "$p" "$id" ;;
-	fail) tap notok "$p/$id" "failed after ${secs}s"; test_log "$console" "$p" "$id" ;;
-	*)
-		if grep -q "^START $p $id\$" "$res"; then
-			tap notok "$p/$id" "no result: the guest died during this test"
-			test_log "$console" "$p" "$id"
-		else
-			tap notok "$p/$id" "no result: never started"
-		fi ;;
-	esac
+	base=
+	if [ "$p" != stock ] && [[ " $phases " == *" stock "* ]]; then
+		base=stock
+	fi
+	judge "$p" "$id" "$base" "$console" "$res"
 done <"$expected"
 
-if [ -z "$splats" ]; then
-	tap ok "kernel log clean"
-else
-	tap notok "kernel log clean" "splat in $console"
-	printf '%s\n' "$splats" | sed 's/^/#   /'
-fi
-if grep -q '^DONE$' "$res" && [ -z "$hung" ]; then
-	tap ok "guest finished" "${elapsed}s"
-else
-	tap notok "guest finished" "${hung:-no DONE on the result channel (guest crashed?)}"
-	tr -d '\r' <"$console" | tail -n 30 | cut -c1-400 | sed 's/^/#   /' || true
-fi
-
-save_results "$console"
-echo "# console log: $console"
+judge_guest "" "$console" "$res" "$hung" "$elapsed"
 echo "# results:     $results"
 echo "# per test:    $results_dir"
 echo "$npass passed, $nfail failed, $nskip skipped"

@@ -115,14 +115,7 @@ done
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 work=$cache/harness-arm64
-# One directory per run; "last" points at the newest; the 10 newest are kept.
-mkdir -p "$work/runs"
-out=$work/runs/$(date +%Y%m%d-%H%M%S)-$$
-mkdir -p "$out"
-[ -L "$work/last" ] || rm -rf "$work/last"
-ln -sfn "runs/${out##*/}" "$work/last"
-find "$work/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
-	sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -rf
+new_run_dir "$work"
 init_results "${results_dir:-$out/results}"
 
 # ---- plan: boots ----------------------------------------------------------
@@ -193,6 +186,11 @@ note "initramfs $base ($(du -h "$base" | cut -f1)): ${#our_tests[@]} tests, ${#k
 # archive, which the kernel unpacks over the first), the expected results
 # and the longest per-test timeout.
 token=KH$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+# marker_results: this boot's result lines, which guest-init writes to the
+# console as "<token> LINE" marker lines, into $results.
+marker_results() {
+	grep -ao "$token .*" "$console" | tr -d '\r' | cut -d' ' -f2- >"$results" || true
+}
 declare -A boot_maxt=()
 for b in "${boots[@]}"; do
 	read -r _ suites mode <<<"${boot_line[$b]}"
@@ -231,7 +229,6 @@ echo "1..$total"
 # printk.devkmsg=on: the result lines go through /dev/kmsg (see
 # guest-init), whose default rate limit would drop some.
 cmdline_base="console=ttyAMA0 panic=-1 panic_on_warn=1 rcupdate.rcu_cpu_stall_timeout=300 printk.devkmsg=on"
-declare -A verdict=()
 run_start=$(date +%s)
 for b in "${boots[@]}"; do
 	read -r image suites mode <<<"${boot_line[$b]}"
@@ -269,36 +266,12 @@ for b in "${boots[@]}"; do
 		trap 'kill "$qpid" 2>/dev/null || true' EXIT
 		trap 'exit 130' INT
 		trap 'exit 143' TERM
-		seen=0
-		last_change=$start
-		while kill -0 "$qpid" 2>/dev/null; do
-			sleep 1
-			# Result lines are marker lines on the console (see guest-init).
-			grep -ao "$token .*" "$console" | tr -d '\r' | cut -d' ' -f2- >"$results" || true
-			n=$(wc -l <"$results")
-			if [ "$n" -ne "$seen" ]; then
-				if [ "$quiet" != 1 ]; then
-					tail -n +"$((seen + 1))" "$results" | head -n "$((n - seen))" |
-						sed -n 's/^RESULT /# /p; s/^BOOT /# boot /p' >&2 || true
-				fi
-				seen=$n
-				last_change=$(date +%s)
-			elif [ $(($(date +%s) - last_change)) -gt "$idle_limit" ]; then
-				hung="no result for ${idle_limit}s"
-				kill "$qpid" 2>/dev/null || true
-				break
-			fi
-		done
-		wait "$qpid" && qrc=0 || qrc=$?
+		watch_guest "$qpid" "$results" "$idle_limit" marker_results
 		trap - EXIT
 		elapsed=$(($(date +%s) - start))
-		if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-			hung=${hung:-"hit --max-time ${max_time}s"}
-		fi
 		note "boot $b ran ${elapsed}s, qemu exit $qrc${hung:+, killed: $hung}"
 	fi
-	touch "$results"
-	grep -ao "$token .*" "$console" | tr -d '\r' | cut -d' ' -f2- >"$results" || true
+	marker_results
 
 	# -- report this boot --
 	line=$(grep -m1 "^BOOT $b " "$results" || true)
@@ -308,70 +281,19 @@ for b in "${boots[@]}"; do
 	*) tap notok "$b/boot ok" "${line#BOOT "$b" fail }" ;;
 	esac
 	while read -r id; do
+		# The baseline for ours-<mode> is stock-<mode> if that ran,
+		# else the first stock boot.
 		base_b=
-		line=$(grep -m1 "^RESULT $b $id " "$results" || true)
-		read -r _ _ _ v secs <<<"$line"
-		v=${v:-none}
-		verdict[$b/$id]=$v
-		if [[ $id == kselftests/* ]]; then
-			# The baseline for ours-<mode> is stock-<mode> if that ran,
-			# else the first stock boot.
-			base_b=
-			if [[ $b == ours-* ]]; then
-				base_b=stock-${b#ours-}
-				[ -n "${boot_line[$base_b]:-}" ] || base_b=
-				[ -n "$base_b" ] || for x in "${boots[@]}"; do
-					if [[ $x == stock-* ]]; then base_b=$x; break; fi
-				done
-			fi
-			if [ -n "$base_b" ] && [ "${verdict[$base_b/$id]:-none}" != pass ]; then
-				# Only a stock pass is a baseline: anything else is not
-				# ours to answer for.
-				tap skip "$b/$id" "no baseline: ${verdict[$base_b/$id]:-none} on $base_b (here: $v)"
-				continue
-			fi
-			if [[ $b == stock-* ]] && [ "$v" != pass ]; then
-				# The baseline itself: a stock failure is not a failure of
-				# ours, but its output is what an exclude needs.
-				tap skip "$b/$id" "baseline ${v}${secs:+ after ${secs}s}"
-				[ "$v" = skip ] || test_log "$console" "$b" "$id"
-				continue
-			fi
+		if [[ $b == ours-* ]]; then
+			base_b=stock-${b#ours-}
+			[ -n "${boot_line[$base_b]:-}" ] || base_b=
+			[ -n "$base_b" ] || for x in "${boots[@]}"; do
+				if [[ $x == stock-* ]]; then base_b=$x; break; fi
+			done
 		fi
-		case $v in
-		pass) tap ok "$b/$id" "${secs}s" ;;
-		skip)
-			if [ -n "$base_b" ]; then
-				tap notok "$b/$id" "skipped here but passed on $base_b"
-			else
-				tap skip "$b/$id" "${secs}s"
-			fi ;;
-		timeout) tap notok "$b/$id" "TIMEOUT after ${secs}s"; test_log "$console" "$b" "$id" ;;
-		fail) tap notok "$b/$id" "failed after ${secs}s"; test_log "$console" "$b" "$id" ;;
-		*)
-			if grep -q "^START $b $id\$" "$results"; then
-				tap notok "$b/$id" "no result: the guest died during this test"
-				test_log "$console" "$b" "$id"
-			else
-				tap notok "$b/$id" "no result: never started"
-			fi ;;
-		esac
+		judge "$b" "$id" "$base_b" "$console" "$results"
 	done <"$d/expected"
-	splats=$("$top/scan-log.sh" "$console" || true)
-	if [ -z "$splats" ]; then
-		tap ok "$b/kernel log clean"
-	else
-		tap notok "$b/kernel log clean" "splat in $console"
-		printf '%s\n' "$splats" | sed 's/^/#   /'
-	fi
-	if grep -q '^DONE$' "$results" && [ -z "$hung" ]; then
-		tap ok "$b/guest finished" "${elapsed}s"
-	else
-		tap notok "$b/guest finished" "${hung:-no DONE result line (guest crashed?)}"
-		tr -d '\r' <"$console" | tail -n 30 | cut -c1-400 | sed 's/^/#   /' || true
-	fi
-	save_results "$console"
-	echo "# console log: $console"
+	judge_guest "$b/" "$console" "$results" "$hung" "$elapsed"
 done
 echo "# per test:    $results_dir"
 
