@@ -937,21 +937,8 @@ static const struct tap_test tests[] = {
 
 int main(void)
 {
-	int kvm = kl_open_dev();
-	char why[160];
-
-	if (kvm < 0)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests),
-				    "/dev/kvm not available");
-	close(kvm);
 	g_protected = kl_kvm_protected();
-	g_mode = kl_prefault_mode(why, sizeof(why));
-	if (g_mode == KL_PF_ABSENT)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests), why);
-	g_write_known = kl_prefault_write_known();
-	tap_diag("KVM_PRE_FAULT_MEMORY: %s; write intent: %s",
-		 g_mode == KL_PF_TDP ? "works" : "EOPNOTSUPP",
-		 g_write_known ? "accepted" : "not accepted");
-	kl_keep_static_keys();
-	return tap_run(tests, TAP_ARRAY_SIZE(tests));
+	g_mode = kl_prefault_setup(tests, TAP_ARRAY_SIZE(tests),
+				   &g_write_known);
+	return kl_run_tests(tests, TAP_ARRAY_SIZE(tests));
 }

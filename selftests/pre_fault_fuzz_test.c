@@ -867,28 +867,16 @@ static const struct tap_test tests[] = {
 
 int main(int argc, char **argv)
 {
-	const char *env = getenv("PRE_FAULT_FUZZ_SEED");
-	char why[160];
+	bool write_known;
 
-	if (argc > 1)
-		g_seed = strtoull(argv[1], NULL, 0);
-	else if (env)
-		g_seed = strtoull(env, NULL, 0);
-	else
-		g_seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+	g_seed = kl_seed(argc > 1 ? argv[1] : NULL, "PRE_FAULT_FUZZ_SEED");
 	if (argc > 2)
 		g_iters = strtoul(argv[2], NULL, 0);
 	tap_diag("seed %" PRIu64 " (rerun: %s %" PRIu64 " %u)", g_seed,
 		 argv[0], g_seed, g_iters);
-
-	g_mode = kl_prefault_mode(why, sizeof(why));
-	if (g_mode == KL_PF_ABSENT)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests), why);
-	if (kl_prefault_write_known())
+	g_mode = kl_prefault_setup(tests, TAP_ARRAY_SIZE(tests),
+				   &write_known);
+	if (write_known)
 		g_valid_flags = KL_PF_WRITE;
-	tap_diag("valid flags: %#" PRIx64, g_valid_flags);
-	tap_diag("mode: %s", g_mode == KL_PF_TDP ? "TDP" :
-		 "EOPNOTSUPP (no TDP or protected mode)");
-	kl_keep_static_keys();
-	return tap_run(tests, TAP_ARRAY_SIZE(tests));
+	return kl_run_tests(tests, TAP_ARRAY_SIZE(tests));
 }

@@ -1511,17 +1511,7 @@ static const struct tap_test tests[] = {
 
 int main(void)
 {
-	char why[160];
-
-	g_mode = kl_prefault_mode(why, sizeof(why));
-	if (g_mode == KL_PF_ABSENT)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests), why);
-	tap_diag("KVM_PRE_FAULT_MEMORY: %s", g_mode == KL_PF_TDP ?
-		 "works (TDP)" : "EOPNOTSUPP (no TDP or protected mode)");
-	g_write_known = kl_prefault_write_known();
-	tap_diag("KVM_PRE_FAULT_MEMORY_WRITE (kvm-prefault extension): %s",
-		 !KL_PF_WRITE ? "not in the header" :
-		 g_write_known ? "accepted" : "refused (EINVAL)");
-	kl_keep_static_keys();
-	return tap_run(tests, TAP_ARRAY_SIZE(tests));
+	g_mode = kl_prefault_setup(tests, TAP_ARRAY_SIZE(tests),
+				   &g_write_known);
+	return kl_run_tests(tests, TAP_ARRAY_SIZE(tests));
 }

@@ -650,12 +650,7 @@ static const struct tap_test tests[] = {
 
 int main(void)
 {
-	char why[160];
-
-	g_mode = kl_prefault_mode(why, sizeof(why));
-	if (g_mode == KL_PF_ABSENT)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests), why);
-	g_write_known = kl_prefault_write_known();
-	kl_keep_static_keys();
-	return tap_run(tests, TAP_ARRAY_SIZE(tests));
+	g_mode = kl_prefault_setup(tests, TAP_ARRAY_SIZE(tests),
+				   &g_write_known);
+	return kl_run_tests(tests, TAP_ARRAY_SIZE(tests));
 }

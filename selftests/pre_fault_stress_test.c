@@ -840,8 +840,6 @@ static struct tap_test tests[] = {
 int main(int argc, char **argv)
 {
 	const char *env_s = getenv("PRE_FAULT_STRESS_SECONDS");
-	const char *env_seed = getenv("PRE_FAULT_STRESS_SEED");
-	char why[160];
 	unsigned int i;
 
 	if (argc > 1)
@@ -850,22 +848,13 @@ int main(int argc, char **argv)
 		g_seconds = strtoul(env_s, NULL, 0);
 	if (!g_seconds)
 		g_seconds = 1;
-	if (argc > 2)
-		g_seed = strtoull(argv[2], NULL, 0);
-	else if (env_seed)
-		g_seed = strtoull(env_seed, NULL, 0);
-	else
-		g_seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+	g_seed = kl_seed(argc > 2 ? argv[2] : NULL, "PRE_FAULT_STRESS_SEED");
 	tap_diag("seed %" PRIu64 " (rerun: %s %u %" PRIu64 ")", g_seed,
 		 argv[0], g_seconds, g_seed);
 	/* The stress, the final passes under TCG, and slack. */
 	for (i = 0; i < TAP_ARRAY_SIZE(tests); i++)
 		tests[i].timeout_s = g_seconds + 90;
-
-	g_mode = kl_prefault_mode(why, sizeof(why));
-	if (g_mode == KL_PF_ABSENT)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests), why);
-	g_write_known = kl_prefault_write_known();
-	kl_keep_static_keys();
-	return tap_run(tests, TAP_ARRAY_SIZE(tests));
+	g_mode = kl_prefault_setup(tests, TAP_ARRAY_SIZE(tests),
+				   &g_write_known);
+	return kl_run_tests(tests, TAP_ARRAY_SIZE(tests));
 }

@@ -421,17 +421,7 @@ static const struct tap_test tests[] = {
 
 int main(void)
 {
-	int kvm = kl_open_dev();
-	int cap;
-
-	if (kvm < 0)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests),
-				    "/dev/kvm not available");
-	cap = kl_check_cap(kvm, KVM_CAP_USER_MEMORY2);
-	close(kvm);
-	if (cap <= 0)
-		return tap_skip_all(tests, TAP_ARRAY_SIZE(tests),
-				    "KVM_CAP_USER_MEMORY2 not reported");
-	kl_keep_static_keys();
-	return tap_run(tests, TAP_ARRAY_SIZE(tests));
+	kl_require_cap(tests, TAP_ARRAY_SIZE(tests), KVM_CAP_USER_MEMORY2,
+		       "KVM_CAP_USER_MEMORY2");
+	return kl_run_tests(tests, TAP_ARRAY_SIZE(tests));
 }

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvm_lite.h"
@@ -903,6 +904,55 @@ void kl_fill_pattern(void *hva, uint64_t npages, uint8_t seed)
 uint32_t kl_checksum_step(uint32_t sum, uint8_t byte)
 {
 	return sum * 31 + byte;
+}
+
+void kl_require_cap(const struct tap_test *tests, int n, long cap,
+		    const char *name)
+{
+	int kvm = kl_open_dev();
+	int r = kvm < 0 ? -1 : kl_check_cap(kvm, cap);
+	char why[96];
+
+	if (kvm >= 0)
+		close(kvm);
+	if (r > 0)
+		return;
+	snprintf(why, sizeof(why), kvm < 0 ? "/dev/kvm not available" :
+		 "%s not reported", name);
+	exit(tap_skip_all(tests, n, why));
+}
+
+enum kl_prefault_support kl_prefault_setup(const struct tap_test *tests,
+					   int n, bool *write_known)
+{
+	enum kl_prefault_support mode;
+	char why[160];
+
+	mode = kl_prefault_mode(why, sizeof(why));
+	if (mode == KL_PF_ABSENT)
+		exit(tap_skip_all(tests, n, why));
+	*write_known = kl_prefault_write_known();
+	tap_diag("KVM_PRE_FAULT_MEMORY: %s; KVM_PRE_FAULT_MEMORY_WRITE "
+		 "(kvm-prefault extension): %s", mode == KL_PF_TDP ?
+		 "works (TDP)" : "EOPNOTSUPP (no TDP or protected mode)",
+		 !KL_PF_WRITE ? "not in the header" :
+		 *write_known ? "accepted" : "refused (EINVAL)");
+	return mode;
+}
+
+int kl_run_tests(const struct tap_test *tests, int n)
+{
+	kl_keep_static_keys();
+	return tap_run(tests, n);
+}
+
+uint64_t kl_seed(const char *arg, const char *env)
+{
+	const char *s = arg ? arg : getenv(env);
+
+	if (s)
+		return strtoull(s, NULL, 0);
+	return (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
 }
 
 uint32_t kl_pattern_sum(uint64_t npages, uint8_t seed)

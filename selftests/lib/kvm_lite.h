@@ -318,6 +318,21 @@ static inline uint8_t kl_pattern(uint64_t page, uint8_t seed)
 void kl_fill_pattern(void *hva, uint64_t npages, uint8_t seed);
 /* The checksum the read-pass guests compute: sum * 31 + byte. */
 uint32_t kl_checksum_step(uint32_t sum, uint8_t byte);
+/*
+ * Every test's main(): kl_require_cap() and kl_prefault_setup() skip all
+ * of TESTS (and exit) where KVM lacks what the test is about;
+ * kl_prefault_setup() also says how the pre-fault works here and whether
+ * write intent is accepted.  kl_run_tests() runs the sub-tests; a test's
+ * main() returns what it returns.  kl_seed() is a fuzzing seed: ARG if
+ * given, else $ENV, else one from the time and pid.
+ */
+void kl_require_cap(const struct tap_test *tests, int n, long cap,
+		    const char *name);
+enum kl_prefault_support kl_prefault_setup(const struct tap_test *tests,
+					   int n, bool *write_known);
+int kl_run_tests(const struct tap_test *tests, int n);
+uint64_t kl_seed(const char *arg, const char *env);
+
 /* What a read pass over npages pages filled by kl_fill_pattern() returns. */
 uint32_t kl_pattern_sum(uint64_t npages, uint8_t seed);
 
