@@ -36,7 +36,7 @@
  * Fields that do not apply are "-".
  *
  * usage: kvm-prefault-bench [-s MIB,MIB,...] [-b 4k,thp] [-f] [-w]
- *   -s  sizes in MiB (default BENCH_SIZES, set at build time)
+ *   -s  sizes in MiB (default 256,1024,2048)
  *   -b  backings (default: 4k,thp)
  *   -f  full: also measure read pre-fault + write pass above
  *       BENCH_SLOW_MAX_MIB (default 256; such rows say "skip-slow")
@@ -65,17 +65,9 @@
 #include <linux/kvm.h>
 #include <linux/kvm_prefault.h>
 
-#ifndef BENCH_SIZES
+/* What bench/run.sh passes is in the harness's run list, not built in. */
 #define BENCH_SIZES	"256,1024,2048"
-#endif
-#ifndef BENCH_SLOW_MAX_MIB
 #define BENCH_SLOW_MAX_MIB	256
-#endif
-#if defined(BENCH_FULL) && BENCH_FULL
-#define BENCH_FULL_DEFAULT	1
-#else
-#define BENCH_FULL_DEFAULT	0
-#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE	23
 #endif
@@ -141,7 +133,7 @@ struct vm {
 
 static char kernel_label[160];
 static int write_supported = -1;	/* -1 unknown, 0 EINVAL, 1 yes */
-static int full = BENCH_FULL_DEFAULT;
+static int full;
 
 static void die(const char *what)
 {

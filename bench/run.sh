@@ -82,9 +82,6 @@ done
 [[ $sizes =~ ^[0-9]+(,[0-9]+)*$ ]] || die "bad size list '$sizes'"
 [ "$do_wall" = 1 ] || [ "$do_det" = 1 ] || die "--no-icount and --icount-only: nothing to run"
 [[ $icount_shift =~ ^[0-9]$|^10$ ]] || die "BENCH_ICOUNT_SHIFT must be 0..10"
-if [ "$do_det" = 1 ] && ! grep -q -- '--icount)' harness/run.sh; then
-	die "harness/run.sh has no --icount: use --no-icount"
-fi
 t_start=$(date +%s)
 
 # ---- dependencies -------------------------------------------------------
@@ -157,20 +154,11 @@ fi
 # ---- guest memory -------------------------------------------------------
 max_mib=$(tr ',' '\n' <<<"$sizes" | sort -n | tail -n 1)
 harness_args=()
-if [ -n "${BENCH_ACCEL:-}" ]; then
-	grep -q -- '--accel)' harness/run.sh || die "BENCH_ACCEL: harness/run.sh has no --accel"
-	harness_args+=(--accel "$BENCH_ACCEL")
-fi
-if grep -q -- '--mem)' harness/run.sh; then
-	# The largest range, populated, plus the guest kernel and the bench.
-	mem_mib=$(( max_mib + 1536 ))
-	[ "$mem_mib" -ge 2048 ] || mem_mib=2048
-	harness_args+=(--mem "${mem_mib}M")
-elif [ "$max_mib" -gt 1024 ]; then
-	note "harness/run.sh has no --mem (guest RAM 2 GiB): sizes above 1024 MiB are dropped"
-	sizes=$(tr ',' '\n' <<<"$sizes" | awk '$1 <= 1024' | paste -sd, -)
-	[ -n "$sizes" ] || die "no size left"
-fi
+[ -z "${BENCH_ACCEL:-}" ] || harness_args+=(--accel "$BENCH_ACCEL")
+# The largest range, populated, plus the guest kernel and the bench.
+mem_mib=$(( max_mib + 1536 ))
+[ "$mem_mib" -ge 2048 ] || mem_mib=2048
+harness_args+=(--mem "${mem_mib}M")
 
 # The deterministic runs: one guest CPU and one TCG thread (icount needs
 # them), guest memory for 256 MiB.
@@ -202,19 +190,14 @@ note "building our modules for $ours_kver"
 make -s KVER="$ours_kver" -j"$(nproc)" modules >"$out/modules.log" 2>&1 ||
 	{ tail -n 20 "$out/modules.log" >&2; die "make modules failed"; }
 ours_dir=$top/build/$ours_kver/arch/x86/kvm
-bench_def=()
-[ "$full" = 1 ] && bench_def=(-DBENCH_FULL=1)
-# One build per size list; the harness runs every binary of a directory.
-build_bench() {	# build_bench DIR SIZES
-	mkdir -p "$1"
-	rm -f "$1/"*
-	gcc -static -O2 -Wall -Wextra -Werror -pthread -Iinclude/uapi \
-		-DBENCH_SIZES="\"$2\"" "${bench_def[@]}" \
-		-o "$1/kvm-prefault-bench" bench/kvm-prefault-bench.c ||
-		die "building the bench failed"
-}
-build_bench "$out/bin" "$sizes"
-build_bench "$out/bin-icount" "$det_sizes"
+# One binary; each run passes its sizes in the harness's run list.
+rm -rf "$out/bin" "$out/bin-icount"
+mkdir -p "$out/bin"
+gcc -static -O2 -Wall -Wextra -Werror -pthread -Iinclude/uapi \
+	-o "$out/bin/kvm-prefault-bench" bench/kvm-prefault-bench.c ||
+	die "building the bench failed"
+bench_full=
+[ "$full" = 1 ] && bench_full=" -f"
 
 # ---- runs ---------------------------------------------------------------
 # A harness cache of our own (run outputs go to CACHE/harness/last), sharing
@@ -249,11 +232,11 @@ load_note() {
 # run_one NAME KVER PHASE [icount]: boot KVER in the harness, keep the
 # bench's lines in NAME.out.
 run_one() {
-	local name=$1 kver=$2 phase=$3 rc=0 console log t0 bin=$out/bin what
-	local args=("${harness_args[@]}")
+	local name=$1 kver=$2 phase=$3 rc=0 console log t0 what
+	local args=("${harness_args[@]}") bsizes=$sizes
 	what="sizes $sizes MiB"
 	if [ "${4:-}" = icount ]; then
-		bin=$out/bin-icount
+		bsizes=$det_sizes
 		args=("${det_args[@]}")
 		what="sizes $det_sizes MiB, deterministic: -icount shift=$icount_shift, 1 CPU"
 	fi
@@ -261,7 +244,8 @@ run_one() {
 	note "$name: booting $kver under QEMU (phase $phase, $what)"
 	[ "${4:-}" = icount ] || load_note "$name ($kver)"
 	harness/run.sh --quiet --kver "$kver" --ours "$ours_dir" \
-		--tests "$bin" --phases "$phase" --cache "$cache" \
+		--tests "$out/bin" --phases "$phase" --cache "$cache" \
+		--test-args "kvm-prefault-bench -s $bsizes$bench_full" \
 		--timeout 3000 --max-time 3600 --results "$out/$name.results" \
 		"${args[@]}" >"$out/$name.tap" 2>"$out/$name.err" || rc=$?
 	console=$(sed -n 's/^# console log: //p' "$out/$name.tap")

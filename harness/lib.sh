@@ -11,6 +11,8 @@
 #   idx npass nfail nskip   TAP counters (start at 0)
 #   our_tests ks_tests      the names add_tests copied, per suite
 #   max_t           raised by list_tests to the longest kselftest timeout
+#   test_args       (associative) arguments per test of --tests, from
+#                   run.sh --test-args
 
 # add_tests SRCDIR SUITE [EXCLUDE_FILE]: copy every executable of SRCDIR
 # that EXCLUDE_FILE does not list into the initramfs; print the names.
@@ -71,7 +73,7 @@ list_tests() {
 		case $s in
 		tests)
 			for n in "${our_tests[@]}"; do
-				echo "TEST tests $n $timeout" >>"$rl"
+				echo "TEST tests $n $timeout${test_args[$n]:+ ${test_args[$n]}}" >>"$rl"
 				echo "${prefix}tests/$n" >>"$exp"
 			done ;;
 		kselftests)

@@ -28,7 +28,8 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
                       [--timeout SECONDS] [--max-time SECONDS]
                       [--append "KERNEL ARGS"] [--smp N] [--mem SIZE]
                       [--accel ACCEL] [--icount SHIFT] [--cpu MODEL]
-                      [--label NAME] [--results DIR] [--quiet]
+                      [--label NAME] [--results DIR]
+                      [--test-args "NAME ARGS..."]... [--quiet]
   --kver KVER        Debian kernel ABI, e.g. 6.1.0-56-amd64
   --ours DIR         directory with our kvm.ko and kvm-amd.ko (.ko or .ko.xz)
   --tests DIR        our static test binaries (every executable file; may be empty)
@@ -54,6 +55,9 @@ usage: harness/run.sh --kver KVER --ours DIR --tests DIR [--kselftests DIR]
   --results DIR      each test's verdict and output as files:
                      DIR/<phase>/<suite>/<test>.{status,log} (default:
                      results/ in the run's directory; emptied first)
+  --test-args "NAME ARGS..."
+                     run our test NAME (of --tests) with ARGS (split at
+                     blanks); may be given once per test
   --quiet            no progress on stderr
 EOF
 	exit 2
@@ -75,6 +79,7 @@ icount=
 cpu=EPYC,+svm,+npt
 tap_label=
 results_dir=
+declare -A test_args=()
 quiet=0
 
 while [ $# -gt 0 ]; do
@@ -95,6 +100,10 @@ while [ $# -gt 0 ]; do
 	--cpu) cpu=${2:?}; shift 2 ;;
 	--label) tap_label=${2:?}/; shift 2 ;;
 	--results) results_dir=${2:?}; shift 2 ;;
+	--test-args)
+		read -r n a <<<"${2:?}"
+		test_args[$n]=$a
+		shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "$prog: error: unknown argument '$1'" >&2; usage ;;

@@ -70,6 +70,7 @@ smp=2
 mem=1G
 accel=tcg
 results_dir=
+declare -A test_args=()	# lib.sh list_tests; x86's run.sh sets them
 quiet=0
 
 while [ $# -gt 0 ]; do
