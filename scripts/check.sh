@@ -3,32 +3,30 @@
 #
 # make check: everything CI runs, from a fresh Debian 12 machine.
 #
-#  1. install the build and harness dependencies (harness/deps.sh),
-#  x86_64:
-#  2. build our KVM for the harness kernel (Debian's linux-headers-amd64)
-#     and install it with "make install INSTALL_MOD_PATH=build/staging",
-#  3. build our selftests and the 6.1 kernel's own KVM selftests,
-#  4. run the host-side tests (tests-host/run.sh),
-#  5. boot the stock kernel under QEMU and run everything inside, on stock
-#     and on our modules (harness/run.sh), then once more on a CPU with a
-#     52-bit MAXPHYADDR for the one test that needs memslots above the NPT
-#     root's reach (pre_fault_safety_test gpa_beyond_root),
-#  arm64:
-#  6. cross-build the 6.1 kernel without and with our series
-#     (scripts/arm64-kernel.sh), our selftests and the 6.1 arm64 KVM
-#     selftests,
-#  7. boot both under qemu-system-aarch64: stock in VHE and nVHE mode for
-#     the kselftest baseline of each mode, ours in VHE, nVHE and protected
-#     mode (harness/arm64/run.sh),
+#  1. install the build and harness dependencies (harness/deps.sh);
+#  2. pick the targets: one file per target in harness/targets/ (an
+#     architecture, a kernel line, an emulator, what runs there; see
+#     Documentation/design.rst, "Adding a target");
+#  3. build what they need, once per architecture and kernel line:
+#     x86_64: our KVM for Debian's newest linux-headers-<line>*-amd64,
+#     installed with "make install INSTALL_MOD_PATH=build/staging", our
+#     selftests and the line's own KVM selftests, then the host-side
+#     tests (tests-host/run.sh);
+#     arm64: the line's kernel without and with our series
+#     (scripts/arm64-kernel.sh), our selftests and the line's arm64 KVM
+#     selftests;
+#  4. run each target in its emulator (harness/run.sh for qemu-x86_64,
+#     harness/arm64/run.sh for qemu-aarch64)
 #
 # and print one TAP stream ending with "N passed, N failed, N skipped".
-# build/check/ holds that stream (check.tap), each producer's, and every
-# test's verdict and output: build/check/<target>/<phase>/<suite>/<test>
-# .status and .log, <target> being x86_64-6.1, x86_64-6.1-phys52 or
-# arm64-6.1 (harness/run.sh --results).
+# build/check/ holds that stream (check.tap), each producer's
+# (<target>.tap, host.tap), and every test's verdict and output:
+# build/check/<target>/<phase>/<suite>/<test>.status and .log.
 #
-# CHECK_ARCH="x86_64 arm64" limits the architectures (default: both).
-# CHECK_PHASES="stock ours" limits the x86 guest phases (default: all).
+# CHECK_TARGETS="x86_64-6.1 ..." runs those targets (default: all).
+# CHECK_ARCH="x86_64 arm64" keeps the targets of those architectures.
+# CHECK_PHASES="stock ours" limits the x86 guest phases (default: each
+# target's own).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +35,7 @@ log=$top/build/check
 mkdir -p "$log"
 
 step() { echo "# ---- $*" >&2; }
+die() { echo "check: $*" >&2; exit 2; }
 
 step "dependencies"
 harness/deps.sh >&2
@@ -45,13 +44,10 @@ arches=${CHECK_ARCH:-x86_64 arm64}
 for a in $arches; do
 	case $a in
 	x86_64|arm64) ;;
-	*) echo "check: unknown CHECK_ARCH '$a' (x86_64, arm64)" >&2; exit 2 ;;
+	*) die "unknown CHECK_ARCH '$a' (x86_64, arm64)" ;;
 	esac
 done
 want() { case " $arches " in *" $1 "*) return 0 ;; esac; return 1; }
-want_phase() { case " ${CHECK_PHASES:-} " in *" $1 "*) return 0 ;; esac; return 1; }
-line=6.1
-ksrc=/usr/src/linux-source-$line.tar.xz
 taps=()
 
 # run_tap NAME CMD...: run a TAP producer into $log/NAME.tap; a producer
@@ -65,62 +61,116 @@ run_tap() {
 	taps+=("$log/$name.tap")
 }
 
-if want x86_64; then
-	kver=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
-		sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
-	[ -n "$kver" ] || { echo "check: no linux-headers-*-amd64 after deps" >&2; exit 1; }
-	line=$(make -s -C "/lib/modules/$kver/build" kernelversion | cut -d. -f1-2)
-	ksrc=/usr/src/linux-source-$line.tar.xz
+# row TARGET: the fields of harness/targets/TARGET, checked.
+row() {
+	arch= line= emulator= phases=all modes= tests=all kselftests=no
+	run_args=()
+	# shellcheck source=/dev/null
+	. "harness/targets/$1"
+	case $arch/$emulator in
+	x86_64/qemu-x86_64|arm64/qemu-aarch64) ;;
+	*) die "harness/targets/$1: arch '$arch' with emulator '$emulator'" ;;
+	esac
+	[[ $line =~ ^[0-9]+\.[0-9]+$ ]] || die "harness/targets/$1: bad line '$line'"
+	case $kselftests in yes|no) ;; *) die "harness/targets/$1: kselftests=yes|no" ;; esac
+}
 
-	step "x86_64: build for $kver"
-	make -s KVER="$kver" -j"$(nproc)" modules >&2
-	rm -rf build/staging
-	make -s KVER="$kver" install INSTALL_MOD_PATH="$top/build/staging" >&2
-	make -s selftests >&2
-	harness/kselftests.sh "$ksrc" "$top/build/kselftests" >&2
+all_targets=$(cd harness/targets && ls)
+targets=()
+for t in ${CHECK_TARGETS:-$all_targets}; do
+	[ -f "harness/targets/$t" ] ||
+		die "unknown target '$t' (harness/targets has: $(echo $all_targets))"
+	row "$t"
+	want "$arch" && targets+=("$t")
+done
+[ "${#targets[@]}" -gt 0 ] || die "no target left (CHECK_TARGETS, CHECK_ARCH)"
 
-	step "x86_64: host tests"
-	run_tap host tests-host/run.sh "$kver"
+# ---- builds, once per architecture and line ----------------------------
+declare -A kver_of=() stock_image_of=() ours_image_of=() ks_of=()
+build() {	# build ARCH LINE
+	local ksrc=/usr/src/linux-source-$2.tar.xz kver v
+	case $1 in
+	x86_64)
+		kver=$(ls -d /usr/src/linux-headers-"$2".*-amd64 2>/dev/null |
+			sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
+		[ -n "$kver" ] || die "no linux-headers-$2*-amd64 after deps"
+		v=$(make -s -C "/lib/modules/$kver/build" kernelversion | cut -d. -f1-2)
+		[ "$v" = "$2" ] || die "linux-headers-$kver is $v, not $2"
+		step "x86_64: build for $kver"
+		make -s KVER="$kver" -j"$(nproc)" modules >&2
+		rm -rf "build/staging/lib/modules/$kver"
+		make -s KVER="$kver" install INSTALL_MOD_PATH="$top/build/staging" >&2
+		make -s selftests >&2
+		ks_of[x86_64/$2]=$(harness/kselftests.sh "$ksrc" \
+			"$top/build/kselftests-$2" | tail -n 1)
+		kver_of[$2]=$kver
+		step "x86_64: host tests"
+		run_tap "host-$2" tests-host/run.sh "$kver" ;;
+	arm64)
+		step "arm64: kernels (stock and ours)"
+		stock_image_of[$2]=$(scripts/arm64-kernel.sh --stock | tail -n 1)
+		ours_image_of[$2]=$(scripts/arm64-kernel.sh --ours | tail -n 1)
+		make -s -C selftests ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+			OUT="$top/build/selftests-arm64" >&2
+		ks_of[arm64/$2]=$(harness/kselftests.sh --arch arm64 "$ksrc" \
+			"$top/build/kselftests-arm64-$2" | tail -n 1) ;;
+	esac
+}
+declare -A built=()
+for t in "${targets[@]}"; do
+	row "$t"
+	[ -n "${built[$arch/$line]:-}" ] || build "$arch" "$line"
+	built[$arch/$line]=1
+done
 
-	step "x86_64: guest tests (QEMU, TCG)"
-	run_tap guest harness/run.sh --kver "$kver" \
-		--ours "$top/build/staging/lib/modules/$kver/updates" \
-		--tests "$top/build/selftests" \
-		--kselftests "$top/build/kselftests/bin" \
-		--results "$log/x86_64-$line" \
-		${CHECK_PHASES:+--phases "$CHECK_PHASES"}
-
-	# A 4-level NPT root reaches 2^48, EPYC's MAXPHYADDR is 40: only a
-	# wider host can hold a memslot the root cannot map.  One test, our
-	# modules only (stock 6.1 has no KVM_PRE_FAULT_MEMORY to test).
-	if [ -z "${CHECK_PHASES:-}" ] || want_phase ours; then
-		step "x86_64: guest tests on a 52-bit MAXPHYADDR host"
-		rm -rf build/selftests-phys52
-		mkdir -p build/selftests-phys52
-		cp build/selftests/pre_fault_safety_test build/selftests-phys52/
-		run_tap guest-phys52 harness/run.sh --kver "$kver" \
-			--ours "$top/build/staging/lib/modules/$kver/updates" \
-			--tests "$top/build/selftests-phys52" --phases ours \
-			--cpu EPYC,+svm,+npt,phys-bits=52 --label phys52 \
-			--results "$log/x86_64-$line-phys52" --max-time 600
+# ---- targets -------------------------------------------------------------
+# test_dir TARGET ALL_DIR: ALL_DIR, or a copy of the row's tests subset.
+test_dir() {
+	local d n
+	if [ "$tests" = all ]; then
+		echo "$2"
+		return
 	fi
-fi
+	d=$top/build/tests-$1
+	rm -rf "$d"
+	mkdir -p "$d"
+	for n in $tests; do
+		cp "$2/$n" "$d/" || die "target $1: no test $n in $2"
+	done
+	echo "$d"
+}
 
-if want arm64; then
-	step "arm64: kernels (stock and ours)"
-	stock_image=$(scripts/arm64-kernel.sh --stock | tail -n 1)
-	ours_image=$(scripts/arm64-kernel.sh --ours | tail -n 1)
-	make -s -C selftests ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
-		OUT="$top/build/selftests-arm64" >&2
-	ks_arm64=$(harness/kselftests.sh --arch arm64 "$ksrc" \
-		"$top/build/kselftests-arm64" | tail -n 1)
-
-	step "arm64: guest tests (QEMU, TCG)"
-	run_tap arm64 harness/arm64/run.sh --stock "$stock_image" \
-		--ours "$ours_image" --tests "$top/build/selftests-arm64" \
-		--kselftests "$ks_arm64" --stock-modes "vhe nvhe" \
-		--results "$log/arm64-$line"
-fi
+for t in "${targets[@]}"; do
+	row "$t"
+	step "$t: guest tests ($emulator)"
+	args=(--results "$log/$t")
+	[ "$kselftests" = no ] || args+=(--kselftests "${ks_of[$arch/$line]}")
+	case $emulator in
+	qemu-x86_64)
+		ph=$phases
+		[ "$ph" != all ] || ph=
+		if [ -n "${CHECK_PHASES:-}" ]; then
+			if [ -z "$ph" ]; then
+				ph=$CHECK_PHASES
+			else
+				ph=$(for p in $ph; do
+					case " $CHECK_PHASES " in *" $p "*) echo "$p" ;; esac
+				done)
+				[ -n "$ph" ] || { step "$t: none of its phases in CHECK_PHASES"; continue; }
+			fi
+		fi
+		kver=${kver_of[$line]}
+		run_tap "$t" harness/run.sh --kver "$kver" \
+			--ours "$top/build/staging/lib/modules/$kver/updates" \
+			--tests "$(test_dir "$t" "$top/build/selftests")" \
+			${ph:+--phases "$(echo $ph)"} "${args[@]}" "${run_args[@]}" ;;
+	qemu-aarch64)
+		run_tap "$t" harness/arm64/run.sh --stock "${stock_image_of[$line]}" \
+			--ours "${ours_image_of[$line]}" \
+			--tests "$(test_dir "$t" "$top/build/selftests-arm64")" \
+			--modes "$modes" "${args[@]}" "${run_args[@]}" ;;
+	esac
+done
 
 # One TAP stream: every producer's points in order, renumbered.
 awk '
