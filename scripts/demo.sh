@@ -10,8 +10,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 echo "demo: installing dependencies and building (first run: a few minutes)"
 harness/deps.sh >/dev/null
-kver=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
+# The 6.1 line's newest headers: a machine may also have 6.12's, which
+# kvm-prefault does not build for yet.
+kver=$(ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null |
 	sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
+[ -n "$kver" ] || { echo "demo: no linux-headers-6.1.*-amd64 after harness/deps.sh" >&2; exit 1; }
 mkdir -p build/demo
 make -s KVER="$kver" -j"$(nproc)" modules >build/demo/build.log 2>&1 || {
 	cat build/demo/build.log >&2
