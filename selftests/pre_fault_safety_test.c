@@ -76,24 +76,13 @@ static uint32_t guest_read(struct kl_vcpu *vcpu, uint64_t gpa,
 
 /* ---- dirty ring ---------------------------------------------------- */
 
-/*
- * A VM with a dirty ring of the smallest size this KVM takes from 4 KiB
- * up (Intel PML reserves more entries), one vCPU and the code slot.
- */
+/* A VM with the smallest dirty ring, one vCPU and the code slot. */
 static struct kl_vm *ring_vm(struct kl_vcpu **vcpu)
 {
-	struct kl_vm *vm;
-	uint32_t bytes;
+	struct kl_vm *vm = kl_vm_create();
 	void *code;
-	int r = -EINVAL;
 
-	if (kl_check_cap(kl_open_dev(), KVM_CAP_DIRTY_LOG_RING) <= 0)
-		tap_skip("no KVM_CAP_DIRTY_LOG_RING (6.1 has it on x86 only)");
-	vm = kl_vm_create();
-	for (bytes = 4096; bytes <= 65536 && r == -EINVAL; bytes *= 2)
-		r = kl_vm_enable_dirty_ring(vm, bytes);
-	errno = -r;
-	TEST_ASSERT(!r, "KVM_CAP_DIRTY_LOG_RING up to 64 KiB");
+	kl_vm_enable_small_dirty_ring(vm);
 	code = kl_mem_alloc(KL_CODE_SLOT_SIZE, KL_MEM_4K);
 	TEST_ASSERT(code, "code slot");
 	kl_add_slot(vm, KL_CODE_SLOT, 0, 0, KL_CODE_SLOT_SIZE, code);

@@ -686,22 +686,17 @@ static void final_checks(struct stress *s)
 
 static void stress_vm(struct stress *s)
 {
-	uint32_t bytes;
 	void *code;
 	unsigned int i;
-	int r = -EINVAL;
 
 	s->vm = kl_vm_create();
 	if (s->ring) {
-		/* The smallest ring this KVM takes fills most often. */
-		for (bytes = 4096; bytes <= 65536 && r == -EINVAL; bytes *= 2)
-			r = kl_vm_enable_dirty_ring(s->vm, bytes);
-		errno = -r;
-		TEST_ASSERT(!r, "KVM_CAP_DIRTY_LOG_RING up to 64 KiB");
+		kl_vm_enable_small_dirty_ring(s->vm);
 	} else {
 		struct kvm_enable_cap cap = {
 			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 		};
+		int r;
 
 		r = kl_check_cap(s->vm->fd, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
 		if (r > 0) {

@@ -427,6 +427,19 @@ int kl_vm_enable_dirty_ring(struct kl_vm *vm, uint32_t bytes)
 	return 0;
 }
 
+void kl_vm_enable_small_dirty_ring(struct kl_vm *vm)
+{
+	uint32_t bytes;
+	int r = -EINVAL;
+
+	if (kl_check_cap(kl_open_dev(), KVM_CAP_DIRTY_LOG_RING) <= 0)
+		tap_skip("no KVM_CAP_DIRTY_LOG_RING (6.1 has it on x86 only)");
+	for (bytes = 4096; bytes <= 65536 && r == -EINVAL; bytes *= 2)
+		r = kl_vm_enable_dirty_ring(vm, bytes);
+	errno = -r;
+	TEST_ASSERT(!r, "KVM_CAP_DIRTY_LOG_RING up to 64 KiB");
+}
+
 static struct kvm_dirty_gfn *kl_ring_entry(struct kl_vcpu *v, uint32_t i)
 {
 	return &v->ring[i & (v->ring_entries - 1)];
