@@ -96,14 +96,19 @@ pack_cpio() {
 		cpio --null -o -H newc --owner=0:0 --quiet | gzip -1 >"$2")
 }
 
+# frame CONSOLE NAME: the framed output of test NAME (RUN/SUITE/TEST) in
+# CONSOLE, from its "=== BEGIN" line to its "=== END" line.
+frame() {
+	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
+	tr -d '\r' <"$1" |
+		awk -v b="=== BEGIN $2 " -v e="=== END $2:" \
+			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }'
+}
+
 # test_log CONSOLE RUN ID: the framed output of test ID in boot or phase
 # RUN, from CONSOLE, as TAP comments (the last 40 lines).
 test_log() {
-	# (awk reads to the end: no SIGPIPE upstream to trip pipefail)
-	tr -d '\r' <"$1" |
-		awk -v b="=== BEGIN $2/$3 " -v e="=== END $2/$3:" \
-			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' |
-		tail -n 40 | cut -c1-400 | sed 's/^/#   /' || true
+	frame "$1" "$2/$3" | tail -n 40 | cut -c1-400 | sed 's/^/#   /' || true
 }
 
 # save_results CONSOLE: the results directory, run.sh --results DIR: for
@@ -135,10 +140,7 @@ save_results() {
 		f=$results_dir/$name
 		mkdir -p "${f%/*}"
 		printf '%s\t%s\n' "$kind" "$comment" >"$f.status"
-		tr -d '\r' <"$1" |
-			awk -v b="=== BEGIN $name " -v e="=== END $name:" \
-				'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }' \
-				>"$f.log"
+		frame "$1" "$name" >"$f.log"
 	done
 	tap_points=()
 }

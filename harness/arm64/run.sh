@@ -281,17 +281,17 @@ for b in "${boots[@]}"; do
 	"") tap notok "$b/boot ok" "${hung:-the guest never reported}" ;;
 	*) tap notok "$b/boot ok" "${line#BOOT "$b" fail }" ;;
 	esac
+	# The baseline for ours-<mode> is stock-<mode> if that ran, else the
+	# first stock boot.
+	base_b=
+	if [[ $b == ours-* ]]; then
+		base_b=stock-${b#ours-}
+		[ -n "${boot_line[$base_b]:-}" ] || base_b=
+		[ -n "$base_b" ] || for x in "${boots[@]}"; do
+			if [[ $x == stock-* ]]; then base_b=$x; break; fi
+		done
+	fi
 	while read -r id; do
-		# The baseline for ours-<mode> is stock-<mode> if that ran,
-		# else the first stock boot.
-		base_b=
-		if [[ $b == ours-* ]]; then
-			base_b=stock-${b#ours-}
-			[ -n "${boot_line[$base_b]:-}" ] || base_b=
-			[ -n "$base_b" ] || for x in "${boots[@]}"; do
-				if [[ $x == stock-* ]]; then base_b=$x; break; fi
-			done
-		fi
 		judge "$b" "$id" "$base_b" "$console" "$results"
 	done <"$d/expected"
 	judge_guest "$b/" "$console" "$results" "$hung" "$elapsed"
