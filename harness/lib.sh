@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash disable=SC2154 # the globals below are the caller's
 #
-# lib.sh: what the x86 (harness/run.sh) and arm64 (harness/arm64/run.sh)
-# harnesses share.  Sourced; the caller provides die() and sets:
+# lib.sh: harness/run.sh's test lists, verdicts, TAP and results
+# directory.  Sourced; the caller provides die() and sets:
 #   root            the initramfs tree being built
 #   timeout         the default per-test timeout, in seconds
 #   ks_timeout_file the kselftests.timeout of its architecture
@@ -105,6 +105,14 @@ frame() {
 			'index($0, b) == 1 { on = 1 } on { print } on && index($0, e) == 1 { on = 0 }'
 }
 
+# child_tap CONSOLE RUN ID: the TAP that test ID printed in RUN (its plan,
+# points and diagnostics; not kernel lines), indented as the test point's
+# nested subtests, at most 200 lines: the whole output is in its .log.
+child_tap() {
+	frame "$1" "$2/$3" | grep -E '^(TAP version|1\.\.|(not )?ok |# )' |
+		awk 'NR <= 200 { print "    " $0 } END { if (NR > 200) print "    # (" NR - 200 " more lines in the results directory)" }' || true
+}
+
 # test_log CONSOLE RUN ID: the framed output of test ID in boot or phase
 # RUN, from CONSOLE, as TAP comments (the last 40 lines).
 test_log() {
@@ -163,6 +171,7 @@ judge() {
 	read -r _ _ _ v secs <<<"$line"
 	v=${v:-none}
 	verdict[$b/$id]=$v
+	child_tap "$console" "$b" "$id"
 	if [[ $id == kselftests/* ]]; then
 		if [ -n "$base" ] && [ "${verdict[$base/$id]:-none}" != pass ]; then
 			tap skip "$b/$id" "no baseline: ${verdict[$base/$id]:-none} on $base (here: $v)"
@@ -231,25 +240,22 @@ new_run_dir() {
 		sort -rn | tail -n +11 | cut -d' ' -f2- | xargs -r rm -rf
 }
 
-# watch_guest QPID RESULTS IDLE_LIMIT [REFRESH...]: wait for the QEMU
-# QPID (started under timeout --kill-after), running REFRESH (if given)
-# and then reading RESULTS every second, its new lines shown as progress
-# on stderr.  A guest whose RESULTS stay the same for IDLE_LIMIT seconds
-# is killed.  Sets qrc (QEMU's exit status) and hung (why it was killed,
-# or empty).
+# watch_guest QPID RESULTS IDLE_LIMIT: wait for the emulator QPID
+# (started under timeout --kill-after), reading RESULTS every second, its
+# new lines shown as progress on stderr.  A guest whose RESULTS stay the
+# same for IDLE_LIMIT seconds is killed.  Sets qrc (the emulator's exit
+# status) and hung (why it was killed, or empty).
 watch_guest() {
 	local qpid=$1 res=$2 idle=$3 seen=0 n last
-	shift 3
 	hung=
 	last=$(date +%s)
 	while kill -0 "$qpid" 2>/dev/null; do
 		sleep 1
-		[ $# -eq 0 ] || "$@"
 		n=$(wc -l <"$res")
 		if [ "$n" -ne "$seen" ]; then
 			if [ "$quiet" != 1 ]; then
 				tail -n +"$((seen + 1))" "$res" | head -n "$((n - seen))" |
-					tr -d '\r' | sed -n 's/^RESULT /# /p; s/^PHASE /# phase /p; s/^BOOT /# boot /p' >&2 || true
+					tr -d '\r' | sed -n 's/^RESULT /# /p; s/^PHASE /# phase /p' >&2 || true
 			fi
 			seen=$n
 			last=$(date +%s)

@@ -15,8 +15,7 @@
 #     arm64: the line's kernel without and with our series
 #     (scripts/arm64-kernel.sh), our selftests and the line's arm64 KVM
 #     selftests;
-#  4. run each target in its emulator (harness/run.sh for qemu-x86_64,
-#     harness/arm64/run.sh for qemu-aarch64)
+#  4. run each target with the one runner, harness/run.sh --target
 #
 # and print one TAP stream ending with "N passed, N failed, N skipped".
 # build/check/ holds that stream (check.tap), each producer's
@@ -25,8 +24,8 @@
 #
 # CHECK_TARGETS="x86_64-6.1 ..." runs those targets (default: all).
 # CHECK_ARCH="x86_64 arm64" keeps the targets of those architectures.
-# CHECK_PHASES="stock ours" limits the x86 guest phases (default: each
-# target's own).
+# CHECK_PHASES="stock ours" limits the phases (default: each target's
+# own; a target left with none is skipped).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,15 +60,15 @@ run_tap() {
 	taps+=("$log/$name.tap")
 }
 
-# row TARGET: the fields of harness/targets/TARGET, checked.
+# row TARGET: the fields of harness/targets/TARGET that make check needs
+# (harness/run.sh reads the rest), checked.
 row() {
-	arch= line= emulator= phases=all modes= tests=all kselftests=no
-	run_args=()
+	arch= line= emulator= backend= kernel= phases=all tests=all kselftests=no
 	# shellcheck source=/dev/null
 	. "harness/targets/$1"
-	case $arch/$emulator in
-	x86_64/qemu-x86_64|arm64/qemu-aarch64) ;;
-	*) die "harness/targets/$1: arch '$arch' with emulator '$emulator'" ;;
+	case $arch/$kernel in
+	x86_64/debian|arm64/built) ;;
+	*) die "harness/targets/$1: arch '$arch' with kernel '$kernel'" ;;
 	esac
 	[[ $line =~ ^[0-9]+\.[0-9]+$ ]] || die "harness/targets/$1: bad line '$line'"
 	case $kselftests in yes|no) ;; *) die "harness/targets/$1: kselftests=yes|no" ;; esac
@@ -140,36 +139,34 @@ test_dir() {
 	echo "$d"
 }
 
+# phases_of: the row's phases (all: its backend's in harness/phases.conf),
+# less those CHECK_PHASES leaves out.
+phases_of() {
+	local p
+	[ "$phases" != all ] ||
+		phases=$(awk -v be="$backend" '$1 !~ /^#/ && $2 == be { print $1 }' harness/phases.conf)
+	for p in $phases; do
+		case " ${CHECK_PHASES:-$p} " in *" $p "*) echo "$p" ;; esac
+	done
+}
+
 for t in "${targets[@]}"; do
 	row "$t"
 	step "$t: guest tests ($emulator)"
-	args=(--results "$log/$t")
+	ph=$(phases_of)
+	[ -n "$ph" ] || { step "$t: none of its phases in CHECK_PHASES"; continue; }
+	args=(--target "$t" --results "$log/$t" --phases "$(echo $ph)")
 	[ "$kselftests" = no ] || args+=(--kselftests "${ks_of[$arch/$line]}")
-	case $emulator in
-	qemu-x86_64)
-		ph=$phases
-		[ "$ph" != all ] || ph=
-		if [ -n "${CHECK_PHASES:-}" ]; then
-			if [ -z "$ph" ]; then
-				ph=$CHECK_PHASES
-			else
-				ph=$(for p in $ph; do
-					case " $CHECK_PHASES " in *" $p "*) echo "$p" ;; esac
-				done)
-				[ -n "$ph" ] || { step "$t: none of its phases in CHECK_PHASES"; continue; }
-			fi
-		fi
+	case $kernel in
+	debian)
 		kver=${kver_of[$line]}
-		run_tap "$t" harness/run.sh --kver "$kver" \
-			--ours "$top/build/staging/lib/modules/$kver/updates" \
-			--tests "$(test_dir "$t" "$top/build/selftests")" \
-			${ph:+--phases "$(echo $ph)"} "${args[@]}" "${run_args[@]}" ;;
-	qemu-aarch64)
-		run_tap "$t" harness/arm64/run.sh --stock "${stock_image_of[$line]}" \
-			--ours "${ours_image_of[$line]}" \
-			--tests "$(test_dir "$t" "$top/build/selftests-arm64")" \
-			--modes "$modes" "${args[@]}" "${run_args[@]}" ;;
+		args+=(--kver "$kver" --ours "$top/build/staging/lib/modules/$kver/updates"
+			--tests "$(test_dir "$t" "$top/build/selftests")") ;;
+	built)
+		args+=(--stock "${stock_image_of[$line]}" --ours "${ours_image_of[$line]}"
+			--tests "$(test_dir "$t" "$top/build/selftests-arm64")") ;;
 	esac
+	run_tap "$t" harness/run.sh "${args[@]}"
 done
 
 # One TAP stream: every producer's points in order, renumbered.
