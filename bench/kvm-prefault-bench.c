@@ -24,16 +24,16 @@
  *         prefault_gibs,pass_s,total_s,faults,pages_4k,pages_2m,samples,
  *         total_min_s,total_max_s,status
  *
- * faults = KVM's pf_taken during the guest pass (stage-2 faults the guest
- * took, including the one on its code page, which is never pre-faulted);
- * pages_4k / pages_2m = KVM's pages_4k / pages_2m gauges after the last step,
- * minus before the VM existed; samples = fresh VMs measured for the row (up
- * to 5, fewer once they add up to 4 s: short times are noisy under
- * emulation), of which the row shows the one with the median total time,
- * and total_min_s / total_max_s the fastest and slowest sample's total;
- * status = ok, n/a (the kernel rejects the
- * flag: EINVAL), skip (does not fit in free memory) or error:<errno>.
- * Fields that do not apply are "-".
+ * faults = the VM's pf_taken during the guest pass (stage-2 faults the
+ * guest took, including the one on its code page, which is never
+ * pre-faulted); pages_4k / pages_2m = the VM's pages_4k / pages_2m gauges
+ * after the last step, minus before anything was mapped; samples = fresh
+ * VMs measured for the row (up to 5, fewer once they add up to 4 s: short
+ * times are noisy under emulation), of which the row shows the one with the
+ * median total time, and total_min_s / total_max_s the fastest and slowest
+ * sample's total; status = ok, n/a (the kernel rejects the flag: EINVAL),
+ * skip (does not fit in free memory) or error:<errno>.  Fields that do not
+ * apply are "-".
  *
  * usage: kvm-prefault-bench [-s MIB,MIB,...] [-b 4k,thp] [-f] [-w]
  *   -s  sizes in MiB (default 256,1024,2048)
@@ -47,10 +47,17 @@
  * stage-2 faults per 4 KiB page, emulated), and scales linearly; its fault
  * count is exact at any size.  It is skipped above BENCH_SLOW_MAX_MIB unless
  * asked for, to keep a run of both kernels near 20 minutes.
+ *
+ * The VMs are selftests/lib's (kvm_lite): its code slot, vCPUs, memslots,
+ * host memory, statistics (kl_stat(): the VM's own counters) and guest
+ * programs (lib/x86_64/guest_code.c: guest_read_pass, guest_write_pass with
+ * a 4 KiB stride; the read pass also sums the bytes and reports the sum
+ * before it is done, one more exit to the bench and no fault).  It is
+ * built with the library's sources, the .c files of selftests/lib and
+ * selftests/lib/x86_64, and its flags (-D_GNU_SOURCE, -Iselftests/lib
+ * -Iselftests/lib/x86_64): see bench/run.sh.
  */
-#define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -58,12 +65,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
-#include <linux/kvm.h>
-#include <linux/kvm_prefault.h>
+
+#include "guest_code.h"
+#include "kvm_lite.h"
 
 /* What bench/run.sh passes is in the harness's run list, not built in. */
 #define BENCH_SIZES	"256,1024,2048"
@@ -75,78 +81,60 @@
 #define BENCH_STR_(x)	#x
 #define BENCH_STR(x)	BENCH_STR_(x)
 
-#define CODE_GPA	0x1000ULL
-#define RAM_GPA		(1ULL << 30)	/* 1 GiB: aligned for any page size */
-#define HPAGE		((uint64_t)2 << 20)
-#define PORT_DONE	0x10
+/* Guest RAM: memslot 1 at KL_DATA_GPA (1 GiB, aligned for any page size). */
+#define RAM_SLOT	1
 #define MAX_VCPUS	2
 #define MAX_SIZES	16
 #define MIB		((uint64_t)1 << 20)
 #define GIB		((uint64_t)1 << 30)
+/* The guest programs address the first 4 GiB only. */
+#define MAX_SIZE_MIB	((KL_GUEST_ADDR_LIMIT - KL_DATA_GPA) / MIB)
 /* Free memory a measurement leaves to the guest kernel and the harness. */
 #define MEM_MARGIN	(160 * MIB)
 
-/*
- * Guests: ESI = first byte, ECX = number of 4 KiB pages.  Read (or write)
- * one byte per page, then OUT to PORT_DONE and HLT.
- */
-extern const unsigned char guest_reader[], guest_reader_end[];
-extern const unsigned char guest_writer[], guest_writer_end[];
-asm(".pushsection .rodata\n"
-    ".code32\n"
-    "guest_reader:\n"
-    "1:	movb (%esi), %al\n"
-    "	addl $4096, %esi\n"
-    "	loop 1b\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_reader_end:\n"
-    "guest_writer:\n"
-    "1:	movb %cl, (%esi)\n"
-    "	addl $4096, %esi\n"
-    "	loop 1b\n"
-    "	outb %al, $0x10\n"
-    "	hlt\n"
-    "guest_writer_end:\n"
-    ".code64\n"
-    ".popsection\n");
-
-enum backing { B_4K, B_THP };
 enum mode { M_NONE, M_READ, M_WRITE, M_POPULATE };
 enum pass { P_NONE, P_READ, P_WRITE };
 
-static const char *const backing_name[] = { "4k", "thp" };
+/* The backings measured, in this order: kvm_lite's, without hugetlb. */
+#define NR_BACKINGS	2
+static const char *const backing_name[NR_BACKINGS] = {
+	[KL_MEM_4K] = "4k", [KL_MEM_THP] = "thp",
+};
 static const char *const mode_name[] = { "none", "read", "write",
 					 "populate+read" };
 static const char *const pass_name[] = { "none", "read", "write" };
 
 struct vm {
-	int kvm, fd;
+	struct kl_vm *kl;
+	struct kl_vcpu *vcpu[MAX_VCPUS];
 	int nvcpus;
-	int vcpu[MAX_VCPUS];
-	struct kvm_run *run[MAX_VCPUS];
-	size_t run_size;
-	unsigned char *code, *map, *ram;
-	size_t map_len;
+	void *ram;
 	uint64_t size;
 };
 
 static char kernel_label[160];
 static int write_supported = -1;	/* -1 unknown, 0 EINVAL, 1 yes */
 static int full;
+/* Set on the bench's own ways out; see lib_exit_note(). */
+static int exit_expected;
 
 static void die(const char *what)
 {
 	fprintf(stderr, "kvm-prefault-bench: %s: %s\n", what, strerror(errno));
+	exit_expected = 1;
 	exit(1);
 }
 
-static double now(void)
+/*
+ * selftests/lib ends the process with exit(1) when one of its checks fails
+ * (TEST_ASSERT, its stuck-ioctl watchdog), and outside a TAP run it keeps
+ * the message for a TAP header that never comes: say at least that much.
+ */
+static void lib_exit_note(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	if (!exit_expected)
+		fprintf(stderr, "kvm-prefault-bench: stopped by a failed check in selftests/lib (VM setup; last error: %s)\n",
+			strerror(errno));
 }
 
 static int read_line(const char *path, char *buf, size_t len)
@@ -174,149 +162,75 @@ static void write_str(const char *path, const char *s)
 	}
 }
 
-static uint64_t stat_u64(const char *name)
-{
-	char path[128], buf[64];
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%s", name);
-	if (!read_line(path, buf, sizeof(buf)))
-		return 0;
-	return strtoull(buf, NULL, 10);
-}
-
-/* A field of /proc/meminfo in bytes. */
+/* A field of /proc/meminfo in bytes (0 when missing). */
 static uint64_t meminfo(const char *field)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	size_t n = strlen(field);
-	uint64_t kib = 0;
+	long kib = kl_meminfo(field);
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, n) && line[n] == ':') {
-			kib = strtoull(line + n + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kib << 10;
+	return kib > 0 ? (uint64_t)kib << 10 : 0;
 }
 
-static void set_slot(struct vm *vm, int slot, uint64_t gpa, void *hva,
-		     uint64_t size)
-{
-	struct kvm_userspace_memory_region r = {
-		.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
-		.userspace_addr = (uintptr_t)hva,
-	};
-
-	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r))
-		die("KVM_SET_USER_MEMORY_REGION");
-}
-
-static void vm_create(struct vm *vm, uint64_t size, enum backing b,
+/*
+ * A fresh VM: kvm_lite's code slot and vCPUs (32-bit flat mode), guest RAM
+ * of @size bytes with @b at KL_DATA_GPA, and vCPU 0 set to run the
+ * library's read or write pass over it: one byte of every 4 KiB page, once.
+ */
+static void vm_create(struct vm *vm, uint64_t size, enum kl_backing b,
 		      enum pass pass, int nvcpus)
 {
-	struct kvm_sregs sregs;
-	struct kvm_segment seg = {
-		.base = 0, .limit = 0xffffffff, .present = 1, .s = 1,
-		.db = 1, .g = 1, .type = 3,	/* read/write data */
+	const struct kl_args args = {
+		.addr = KL_DATA_GPA, .count = size / KL_PAGE_SIZE,
+		.stride = KL_PAGE_SIZE, .val = 1,
 	};
 	int i;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->size = size;
 	vm->nvcpus = nvcpus;
-	vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm < 0)
-		die("/dev/kvm");
-	vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, 0);
-	if (vm->fd < 0)
-		die("KVM_CREATE_VM");
+	vm->kl = kl_vm_create_with_vcpu(&vm->vcpu[0]);
+	for (i = 1; i < nvcpus; i++)
+		vm->vcpu[i] = kl_vcpu_add(vm->kl, i);
 
-	vm->code = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	/* 2 MiB-aligned host range, as the 2 MiB-aligned guest range. */
-	vm->map_len = size + HPAGE;
-	vm->map = mmap(NULL, vm->map_len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->code == MAP_FAILED || vm->map == MAP_FAILED)
+	vm->ram = kl_mem_alloc(size, b);
+	if (!vm->ram)
 		die("mmap");
-	vm->ram = (unsigned char *)(((uintptr_t)vm->map + HPAGE - 1) &
-				    ~(uintptr_t)(HPAGE - 1));
-	if (madvise(vm->ram, size,
-		    b == B_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
-		die("madvise(MADV_[NO]HUGEPAGE)");
+	kl_add_slot(vm->kl, RAM_SLOT, 0, KL_DATA_GPA, size, vm->ram);
+
 	if (pass == P_WRITE)
-		memcpy(vm->code, guest_writer, guest_writer_end - guest_writer);
+		kl_guest_load(vm->vcpu[0], KL_BLOB(guest_write_pass), &args);
 	else
-		memcpy(vm->code, guest_reader, guest_reader_end - guest_reader);
-	set_slot(vm, 0, CODE_GPA, vm->code, 4096);
-	set_slot(vm, 1, RAM_GPA, vm->ram, size);
-
-	vm->run_size = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	for (i = 0; i < nvcpus; i++) {
-		vm->vcpu[i] = ioctl(vm->fd, KVM_CREATE_VCPU, i);
-		if (vm->vcpu[i] < 0)
-			die("KVM_CREATE_VCPU");
-		vm->run[i] = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
-				  MAP_SHARED, vm->vcpu[i], 0);
-		if (vm->run[i] == MAP_FAILED)
-			die("mmap kvm_run");
-
-		/* Flat 32-bit protected mode, no paging: GVA == GPA. */
-		if (ioctl(vm->vcpu[i], KVM_GET_SREGS, &sregs))
-			die("KVM_GET_SREGS");
-		sregs.cr0 |= 1;
-		seg.type = 3;
-		seg.selector = 0;
-		sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = seg;
-		seg.type = 11;		/* execute/read code */
-		seg.selector = 8;
-		sregs.cs = seg;
-		if (ioctl(vm->vcpu[i], KVM_SET_SREGS, &sregs))
-			die("KVM_SET_SREGS");
-	}
-
-	{
-		struct kvm_regs regs = {
-			.rip = CODE_GPA, .rflags = 2,
-			.rsi = RAM_GPA, .rcx = size / 4096,
-		};
-
-		if (ioctl(vm->vcpu[0], KVM_SET_REGS, &regs))
-			die("KVM_SET_REGS");
-	}
+		kl_guest_load(vm->vcpu[0], KL_BLOB(guest_read_pass), &args);
 }
 
 static void vm_destroy(struct vm *vm)
 {
-	int i;
+	/* kl_vm_free() leaves the slots' memory to their owner. */
+	void *code = kl_gpa2hva(vm->kl, 0);
 
-	for (i = 0; i < vm->nvcpus; i++) {
-		munmap(vm->run[i], vm->run_size);
-		close(vm->vcpu[i]);
-	}
-	close(vm->fd);
-	close(vm->kvm);
-	munmap(vm->map, vm->map_len);
-	munmap(vm->code, 4096);
+	kl_vm_free(vm->kl);
+	kl_mem_free(code, KL_CODE_SLOT_SIZE);
+	kl_mem_free(vm->ram, vm->size);
 }
 
 /*
+ * The timed ioctls (KVM_PRE_FAULT_MEMORY, KVM_RUN) are issued here, on
+ * kvm_lite's vCPU fds, not through kl_pre_fault() and kl_run_to_done():
+ * those are the tests' and fail any single ioctl that takes over 25 s,
+ * where a pass over 2 GiB takes 30 s and more under emulation.
+ *
  * The loop a VMM should use: re-issue the same struct until it is done.
  * EINTR and EAGAIN leave progress in gpa/size; anything else is final.
  */
-static int prefault(int vcpu, uint64_t gpa, uint64_t size, uint64_t flags)
+static int prefault(struct kl_vcpu *vcpu, uint64_t gpa, uint64_t size,
+		    uint64_t flags)
 {
 	struct kvm_pre_fault_memory range = {
 		.gpa = gpa, .size = size, .flags = flags,
 	};
 
 	while (range.size) {
-		if (ioctl(vcpu, KVM_PRE_FAULT_MEMORY, &range) == 0)
+		if (ioctl(vcpu->fd, KVM_PRE_FAULT_MEMORY, &range) == 0)
 			continue;
 		if (errno == EINTR || errno == EAGAIN)
 			continue;
@@ -326,7 +240,7 @@ static int prefault(int vcpu, uint64_t gpa, uint64_t size, uint64_t flags)
 }
 
 struct prefault_job {
-	int vcpu;
+	struct kl_vcpu *vcpu;
 	uint64_t gpa, size, flags;
 	pthread_barrier_t *start;
 	int ret;
@@ -355,11 +269,11 @@ static int prefault_ram(struct vm *vm, uint64_t flags, double *secs)
 	int i, r = 0;
 
 	/* Parts on huge page boundaries, so that no 2 MiB page is split. */
-	part &= ~(HPAGE - 1);
+	part &= ~(KL_HPAGE_SIZE - 1);
 	pthread_barrier_init(&start, NULL, vm->nvcpus + 1);
 	for (i = 0; i < vm->nvcpus; i++) {
 		job[i] = (struct prefault_job) {
-			.vcpu = vm->vcpu[i], .gpa = RAM_GPA + i * part,
+			.vcpu = vm->vcpu[i], .gpa = KL_DATA_GPA + i * part,
 			.size = i == vm->nvcpus - 1 ?
 				vm->size - i * part : part,
 			.flags = flags, .start = &start,
@@ -369,34 +283,38 @@ static int prefault_ram(struct vm *vm, uint64_t flags, double *secs)
 			die("pthread_create");
 		}
 	}
-	t0 = now();
+	t0 = tap_now();
 	pthread_barrier_wait(&start);
 	for (i = 0; i < vm->nvcpus; i++) {
 		pthread_join(tid[i], NULL);
 		if (!r)
 			r = job[i].ret;
 	}
-	*secs = now() - t0;
+	*secs = tap_now() - t0;
 	pthread_barrier_destroy(&start);
 	return r;
 }
 
-/* Run vCPU 0 until the guest reports done; -errno on a KVM_RUN error. */
+/*
+ * Run vCPU 0 until the guest program is done (its exits decoded by
+ * kvm_lite); -errno on a KVM_RUN error.
+ */
 static int run_guest(struct vm *vm)
 {
-	struct kvm_run *run = vm->run[0];
+	struct kl_vcpu *vcpu = vm->vcpu[0];
+	bool done = false;
 
-	for (;;) {
-		if (ioctl(vm->vcpu[0], KVM_RUN, 0) < 0)
+	while (!done) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0)
 			return -errno;
-		if (run->exit_reason == KVM_EXIT_IO && run->io.port == PORT_DONE)
-			return 0;
-		if (run->exit_reason != KVM_EXIT_HLT) {
-			fprintf(stderr, "kvm-prefault-bench: unexpected exit %u\n",
-				run->exit_reason);
+		if (!kl_arch_handle_exit(vcpu, &done)) {
+			fprintf(stderr, "kvm-prefault-bench: unexpected exit %u (%s)\n",
+				vcpu->run->exit_reason,
+				kl_exit_name(vcpu->run->exit_reason));
 			return -EIO;
 		}
 	}
+	return 0;
 }
 
 struct result {
@@ -416,7 +334,7 @@ static void fmt_secs(char *buf, size_t len, int has, double v)
 		snprintf(buf, len, "-");
 }
 
-static void report(const char *tag, enum backing b, uint64_t size,
+static void report(const char *tag, enum kl_backing b, uint64_t size,
 		   enum mode m, enum pass p, int nvcpus, int samples,
 		   double min_s, double max_s, const struct result *r)
 {
@@ -471,7 +389,7 @@ static void report(const char *tag, enum backing b, uint64_t size,
 }
 
 /* One sample on a fresh VM; the caller checked that it may run. */
-static void sample(enum backing b, uint64_t size, enum mode m, enum pass p,
+static void sample(enum kl_backing b, uint64_t size, enum mode m, enum pass p,
 		   int nvcpus, struct result *r)
 {
 	uint64_t flags = m == M_WRITE ? KVM_PRE_FAULT_MEMORY_WRITE : 0;
@@ -482,15 +400,16 @@ static void sample(enum backing b, uint64_t size, enum mode m, enum pass p,
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->status, sizeof(r->status), "ok");
-	base_4k = stat_u64("pages_4k");
-	base_2m = stat_u64("pages_2m");
 	vm_create(&vm, size, b, p, nvcpus);
+	/* Nothing is mapped yet: 0 unless kl_stat() reads global counts. */
+	base_4k = kl_stat(vm.kl, "pages_4k");
+	base_2m = kl_stat(vm.kl, "pages_2m");
 
 	if (m == M_POPULATE) {
-		t0 = now();
+		t0 = tap_now();
 		if (madvise(vm.ram, size, MADV_POPULATE_WRITE))
 			die("madvise(MADV_POPULATE_WRITE)");
-		r->populate_s = now() - t0;
+		r->populate_s = tap_now() - t0;
 		r->has_populate = 1;
 	}
 	if (m != M_NONE) {
@@ -510,11 +429,11 @@ static void sample(enum backing b, uint64_t size, enum mode m, enum pass p,
 			write_supported = 1;
 	}
 	if (p != P_NONE) {
-		f0 = stat_u64("pf_taken");
-		t0 = now();
+		f0 = kl_stat(vm.kl, "pf_taken");
+		t0 = tap_now();
 		ret = run_guest(&vm);
-		r->pass_s = now() - t0;
-		r->faults = stat_u64("pf_taken") - f0;
+		r->pass_s = tap_now() - t0;
+		r->faults = kl_stat(vm.kl, "pf_taken") - f0;
 		r->has_pass = 1;
 		if (ret) {
 			snprintf(r->status, sizeof(r->status), "error:%s",
@@ -522,8 +441,8 @@ static void sample(enum backing b, uint64_t size, enum mode m, enum pass p,
 			goto out;
 		}
 	}
-	r->pages_4k = (int64_t)(stat_u64("pages_4k") - base_4k);
-	r->pages_2m = (int64_t)(stat_u64("pages_2m") - base_2m);
+	r->pages_4k = (int64_t)(kl_stat(vm.kl, "pages_4k") - base_4k);
+	r->pages_2m = (int64_t)(kl_stat(vm.kl, "pages_2m") - base_2m);
 out:
 	vm_destroy(&vm);
 }
@@ -547,7 +466,7 @@ static int cmp_total(const void *a, const void *b)
 #define MAX_SAMPLES	5
 #define SAMPLE_BUDGET	4.0
 
-static void measure(const char *tag, enum backing b, uint64_t size,
+static void measure(const char *tag, enum kl_backing b, uint64_t size,
 		    enum mode m, enum pass p, int nvcpus, int max_samples)
 {
 	struct result rs[MAX_SAMPLES], r = { .status = "ok" };
@@ -606,23 +525,21 @@ static void measure(const char *tag, enum backing b, uint64_t size,
 static void warm_up_memory(void)
 {
 	uint64_t free_b = meminfo("MemFree"), len;
-	unsigned char *p;
-	double t0 = now();
+	double t0 = tap_now();
+	void *p;
 
 	if (free_b <= 2 * MEM_MARGIN)
 		return;
-	len = (free_b - MEM_MARGIN) & ~(HPAGE - 1);
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	len = (free_b - MEM_MARGIN) & ~(KL_HPAGE_SIZE - 1);
+	p = kl_mem_alloc(len, KL_MEM_THP);
+	if (!p)
 		die("mmap warm-up");
-	madvise(p, len, MADV_HUGEPAGE);
 	if (madvise(p, len, MADV_POPULATE_WRITE))
 		fprintf(stderr, "kvm-prefault-bench: warm-up populate: %s\n",
 			strerror(errno));
-	munmap(p, len);
+	kl_mem_free(p, len);
 	printf("# warm-up: touched %" PRIu64 " MiB of free memory in %.2f s\n",
-	       len / MIB, now() - t0);
+	       len / MIB, tap_now() - t0);
 }
 
 static int parse_sizes(const char *s, uint64_t *sizes)
@@ -635,9 +552,9 @@ static int parse_sizes(const char *s, uint64_t *sizes)
 		unsigned long long mib = strtoull(tok, NULL, 10);
 
 		/* 2 MiB granules, and a guest loop below 4 GiB. */
-		if (!mib || mib % 2 || mib > 3072) {
-			fprintf(stderr, "kvm-prefault-bench: bad size '%s' (MiB: even, at most 3072)\n",
-				tok);
+		if (!mib || mib % 2 || mib > MAX_SIZE_MIB) {
+			fprintf(stderr, "kvm-prefault-bench: bad size '%s' (MiB: even, at most %" PRIu64 ")\n",
+				tok, MAX_SIZE_MIB);
 			exit(2);
 		}
 		sizes[n++] = mib * MIB;
@@ -663,8 +580,8 @@ int main(int argc, char **argv)
 	const char *sizes_arg = BENCH_SIZES, *backings_arg = "4k,thp";
 	uint64_t sizes[MAX_SIZES];
 	char kvm_version[64] = "", thp[128] = "?";
-	int nsizes, do_warmup = 1, opt, bi, si, i;
-	double t_start = now();
+	int nsizes, do_warmup = 1, opt, bi, si, i, kvm;
+	double t_start = tap_now();
 	struct utsname u;
 	struct vm probe;
 	long cap;
@@ -681,11 +598,25 @@ int main(int argc, char **argv)
 	nsizes = parse_sizes(sizes_arg, sizes);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	mount("none", "/sys/kernel/debug", "debugfs", 0, NULL);
-	if (access("/sys/kernel/debug/kvm/pf_taken", R_OK)) {
-		fprintf(stderr, "kvm-prefault-bench: no KVM statistics in debugfs\n");
+	/* kvm_lite mounts debugfs for its statistics. */
+	kvm = kl_open_dev();
+	if (kvm < 0) {
+		fprintf(stderr, "kvm-prefault-bench: /dev/kvm: %s\n",
+			strerror(errno));
 		return 4;
 	}
+	close(kvm);
+	atexit(lib_exit_note);
+	vm_create(&probe, KL_HPAGE_SIZE, KL_MEM_4K, P_READ, 1);
+	if (!kl_stat_available(probe.kl, "pf_taken") ||
+	    !kl_stat_available(probe.kl, "pages_4k") ||
+	    !kl_stat_available(probe.kl, "pages_2m")) {
+		fprintf(stderr, "kvm-prefault-bench: no KVM statistics (pf_taken, pages_4k, pages_2m)\n");
+		exit_expected = 1;
+		return 4;
+	}
+	cap = kl_check_cap(probe.kl->fd, KVM_CAP_PRE_FAULT_MEMORY);
+	vm_destroy(&probe);
 	/* We ask for huge pages (or none) per range, explicitly. */
 	write_str("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
 	read_line("/sys/kernel/mm/transparent_hugepage/enabled", thp,
@@ -696,15 +627,13 @@ int main(int argc, char **argv)
 	snprintf(kernel_label, sizeof(kernel_label), "%s%s%s", u.release,
 		 *kvm_version ? "+kvm-prefault-" : "", kvm_version);
 
-	vm_create(&probe, HPAGE, B_4K, P_READ, 1);
-	cap = ioctl(probe.fd, KVM_CHECK_EXTENSION, KVM_CAP_PRE_FAULT_MEMORY);
-	vm_destroy(&probe);
 	printf("BENCHINFO,%s,cap_pre_fault=%ld,cpus=%ld,mem_mib=%" PRIu64 ",thp=%s,slow_max_mib=%s\n",
 	       kernel_label, cap, sysconf(_SC_NPROCESSORS_ONLN),
 	       meminfo("MemTotal") / MIB, thp,
 	       full ? "all" : BENCH_STR(BENCH_SLOW_MAX_MIB));
 	if (cap <= 0) {
 		printf("# this KVM has no KVM_PRE_FAULT_MEMORY\n");
+		exit_expected = 1;
 		return 4;
 	}
 	printf("# columns: BENCH,kernel,backing,size_mib,mode,pass,vcpus,populate_s,prefault_s,prefault_gibs,pass_s,total_s,faults,pages_4k,pages_2m,samples,total_min_s,total_max_s,status\n");
@@ -712,8 +641,8 @@ int main(int argc, char **argv)
 	if (do_warmup)
 		warm_up_memory();
 
-	for (bi = 0; bi < 2; bi++) {
-		enum backing b = bi;
+	for (bi = 0; bi < NR_BACKINGS; bi++) {
+		enum kl_backing b = bi;
 
 		if (!strstr(backings_arg, backing_name[b]))
 			continue;
@@ -721,9 +650,9 @@ int main(int argc, char **argv)
 			uint64_t size = sizes[si];
 
 			printf("# %s, %" PRIu64 " MiB (%.0f s into the run)\n",
-			       backing_name[b], size / MIB, now() - t_start);
+			       backing_name[b], size / MIB, tap_now() - t_start);
 			/* THP's first guest pass varies: one to throw away. */
-			if (do_warmup && b == B_THP)
+			if (do_warmup && b == KL_MEM_THP)
 				measure("WARMUP", b, size, M_NONE, P_WRITE, 1, 1);
 			for (i = 0; i < (int)(sizeof(runs) / sizeof(runs[0])); i++)
 				measure("BENCH", b, size, runs[i].m, runs[i].p, 1,
@@ -740,6 +669,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	printf("BENCHDONE,%s,%.1f\n", kernel_label, now() - t_start);
+	printf("BENCHDONE,%s,%.1f\n", kernel_label, tap_now() - t_start);
+	exit_expected = 1;
 	return 0;
 }

@@ -193,8 +193,12 @@ ours_dir=$top/build/$ours_kver/arch/x86/kvm
 # One binary; each run passes its sizes in the harness's run list.
 rm -rf "$out/bin" "$out/bin-icount"
 mkdir -p "$out/bin"
-gcc -static -O2 -Wall -Wextra -Werror -pthread -Iinclude/uapi \
-	-o "$out/bin/kvm-prefault-bench" bench/kvm-prefault-bench.c ||
+# Its VMs and guest programs are selftests/lib's (kvm_lite): built with the
+# library's sources and flags, as selftests/Makefile builds the tests.
+gcc -static -O2 -Wall -Wextra -Werror -pthread -D_GNU_SOURCE \
+	-Iinclude/uapi -Iselftests/lib -Iselftests/lib/x86_64 \
+	-o "$out/bin/kvm-prefault-bench" bench/kvm-prefault-bench.c \
+	selftests/lib/*.c selftests/lib/x86_64/*.c ||
 	die "building the bench failed"
 bench_full=
 [ "$full" = 1 ] && bench_full=" -f"
