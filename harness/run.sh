@@ -81,7 +81,7 @@ case $target in
 *) tfile=$here/targets/$target ;;
 esac
 [ -f "$tfile" ] || die "--target: no $tfile (harness/targets has: $(cd "$here/targets" && echo *))"
-arch= line= emulator= backend= kernel= kvm= phases=all run_args=()
+arch='' line='' emulator='' backend='' kernel='' kvm='' phases=all run_args=()
 # shellcheck source=/dev/null
 . "$tfile"
 [ -f "$here/emu/$emulator.sh" ] || die "$tfile: no emulator file harness/emu/$emulator.sh"
@@ -152,7 +152,7 @@ emu_check
 case $arch in
 x86_64)
 	test_machine=X86-64
-	test_strip=strip
+	test_strip="strip"
 	cc=gcc
 	ks_dir=$here ;;
 arm64)
@@ -364,8 +364,9 @@ for b in "${boots[@]}"; do
 		else
 			# arm64: the mode kvm-arm.mode= asks for, VHE without it.
 			m=vhe
-			[[ " ${boot_args[$b]} " != *" kvm-arm.mode="* ]] ||
-				m=$(sed 's/.*kvm-arm\.mode=\([a-z]*\).*/\1/' <<<"${boot_args[$b]}")
+			if [[ " ${boot_args[$b]} " =~ \ kvm-arm\.mode=([a-z]+)\  ]]; then
+				m=${BASH_REMATCH[1]}
+			fi
 			echo "PHASE $p builtin $m" >>"$rl"
 		fi
 		echo "$p PHASE" >>"$d/expected"
@@ -430,7 +431,9 @@ for b in "${boots[@]}"; do
 		if [ "$id" = PHASE ]; then
 			line=$(grep -m1 "^PHASE $p " "$res" || true)
 			case $line in
-			"PHASE $p ok"*) tap ok "$p/kvm ready" "$(echo ${line#PHASE "$p" ok})" ;;
+			"PHASE $p ok"*)
+				line=${line#PHASE "$p" ok}
+				tap ok "$p/kvm ready" "${line# }" ;;
 			"") tap notok "$p/kvm ready" "${hung:-phase never started}" ;;
 			*) tap notok "$p/kvm ready" "${line#PHASE "$p" fail }" ;;
 			esac

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# shellcheck shell=bash disable=SC2154 # the globals are harness/run.sh's
+# shellcheck shell=bash disable=SC2154,SC2034 # harness/run.sh's globals
 #
 # qemu-aarch64.sh: harness/run.sh's emulator file for QEMU TCG aarch64
 # with EL2 emulated (virt,virtualization=on), so that the guest kernel's

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# shellcheck shell=bash disable=SC2154 # the globals are harness/run.sh's
+# shellcheck shell=bash disable=SC2154,SC2034 # harness/run.sh's globals
 #
 # qemu-x86_64.sh: harness/run.sh's emulator file for QEMU TCG x86_64 with
 # an emulated AMD CPU (TCG emulates SVM with nested paging, not VMX).
