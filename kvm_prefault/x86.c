@@ -105,6 +105,13 @@ static bool kvm_prefault_x86_done(struct kvm_vcpu *vcpu, gpa_t gpa,
 
 	if (!is_shadow_present_pte(spte) || !is_last_spte(spte, leaf_level))
 		return false;
+	/*
+	 * Without A/D bits, aging takes all permissions away from a leaf
+	 * (access tracking): the guest's next touch would fault, so it is
+	 * not done; the fault path restores it.
+	 */
+	if (is_access_track_spte(spte))
+		return false;
 	if (write && !is_writable_pte(spte))
 		return false;
 
