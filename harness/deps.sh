@@ -1,5 +1,5 @@
 #!/bin/bash
-# deps.sh: install what the module build and the QEMU harness need on a
+# deps.sh: install what the module build and the harness need on a
 # Debian 12 machine.  Idempotent: does nothing when all are installed, runs
 # apt-get update only when something is missing.  Needs root.
 set -euo pipefail
@@ -17,6 +17,8 @@ pkgs=(
 	# arm64: cross-build the test kernel (make arm64-kernel) and boot it
 	gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross
 	qemu-system-arm
+	# Intel: Bochs' VMX emulation boots an isolinux ISO (harness/emu/bochs.sh)
+	bochs bochsbios vgabios syslinux syslinux-common isolinux xorriso
 )
 
 installed() {	# installed PKG: is PKG installed?

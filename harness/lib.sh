@@ -14,16 +14,25 @@
 #   test_args       (associative) arguments per test of --tests, from
 #                   run.sh --test-args
 
-# add_tests SRCDIR SUITE [EXCLUDE_FILE]: copy every executable of SRCDIR
-# that EXCLUDE_FILE does not list into the initramfs; print the names.
+# listed NAME FILE: FILE has a line for NAME ("name  # comment").
+listed() {
+	grep -qE "^[[:space:]]*${1}([[:space:]]|#|$)" "$2"
+}
+
+# add_tests SRCDIR SUITE [EXCLUDE_FILE [ONLY_FILE]]: copy every executable
+# of SRCDIR that EXCLUDE_FILE does not list (and, given an ONLY_FILE, that
+# it lists) into the initramfs; print the names.
 add_tests() {
-	local src=$1 suite=$2 excl=${3:-} f name hdr
+	local src=$1 suite=$2 excl=${3:-} only=${4:-} f name hdr
 	for f in "$src"/*; do
 		if [ ! -f "$f" ] || [ ! -x "$f" ]; then
 			continue
 		fi
 		name=${f##*/}
-		if [ -n "$excl" ] && grep -qE "^[[:space:]]*${name}([[:space:]]|#|$)" "$excl"; then
+		if [ -n "$excl" ] && listed "$name" "$excl"; then
+			continue
+		fi
+		if [ -n "$only" ] && ! listed "$name" "$only"; then
 			continue
 		fi
 		hdr=$(readelf -h -l "$f" 2>/dev/null) || die "$f is not an ELF binary"

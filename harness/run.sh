@@ -23,7 +23,7 @@ usage() {
 	cat >&2 <<EOF
 usage: harness/run.sh [--target NAME] [--kver KVER] [--stock IMAGE]
                       [--ours DIR|IMAGE] --tests DIR [--kselftests DIR]
-                      [--phases "stock ours ..."] [--cache DIR]
+                      [--kselftests-only FILE] [--phases "stock ours ..."] [--cache DIR]
                       [--timeout SECONDS] [--max-time SECONDS]
                       [--append "KERNEL ARGS"] [--smp N] [--mem SIZE]
                       [--accel ACCEL] [--icount SHIFT] [--cpu MODEL]
@@ -41,6 +41,9 @@ usage: harness/run.sh [--target NAME] [--kver KVER] [--stock IMAGE]
                      (kvm=builtin)
   --tests DIR        our static test binaries (every executable file; may be empty)
   --kselftests DIR   kselftest binaries from harness/kselftests.sh (OUTDIR/bin)
+  --kselftests-only FILE
+                     of those, only the ones FILE lists (a file in harness/
+                     or a path; an emulator's measured subset)
   --phases "..."     the target backend's phases from harness/phases.conf
                      to run, in that order (default: the target's)
   --cache DIR        downloads and run outputs (default: <repo>/.cache)
@@ -97,6 +100,7 @@ stock=
 ours=
 tests=
 kselftests=
+ks_only=
 cache=$here/../.cache
 timeout=120
 max_time=3600
@@ -119,6 +123,7 @@ while [ $# -gt 0 ]; do
 	--ours) ours=${2:?}; shift 2 ;;
 	--tests) tests=${2:?}; shift 2 ;;
 	--kselftests) kselftests=${2:?}; shift 2 ;;
+	--kselftests-only) ks_only=${2:?}; shift 2 ;;
 	--cache) cache=${2:?}; shift 2 ;;
 	--phases) phases=${2:?}; shift 2 ;;
 	--timeout) timeout=${2:?}; shift 2 ;;
@@ -167,6 +172,11 @@ ks_timeout_file=$ks_dir/kselftests.timeout
 [ -n "$tests" ] || die "--tests DIR is required (may be an empty directory)"
 [ -d "$tests" ] || die "--tests: $tests is not a directory"
 [ -z "$kselftests" ] || [ -d "$kselftests" ] || die "--kselftests: $kselftests is not a directory"
+case $ks_only in
+""|/*) ;;
+*) [ -f "$ks_only" ] || ks_only=$here/$ks_only ;;
+esac
+[ -z "$ks_only" ] || [ -f "$ks_only" ] || die "--kselftests-only: no file $ks_only"
 if ! [[ $timeout =~ ^[0-9]+$ ]] || [ "$timeout" -eq 0 ]; then
 	die "--timeout must be a positive integer"
 fi
@@ -336,9 +346,16 @@ add_tests "$tests" tests >"$out/tests.list"
 mapfile -t our_tests <"$out/tests.list"
 ks_tests=()
 if [ -n "$kselftests" ]; then
-	add_tests "$kselftests" kselftests "$ks_dir/kselftests.exclude" >"$out/kselftests.list"
+	add_tests "$kselftests" kselftests "$ks_dir/kselftests.exclude" "$ks_only" >"$out/kselftests.list"
 	mapfile -t ks_tests <"$out/kselftests.list"
-	[ "${#ks_tests[@]}" -gt 0 ] || die "--kselftests: no executable files in $kselftests"
+	[ "${#ks_tests[@]}" -gt 0 ] || die "--kselftests: no executable files in $kselftests${ks_only:+ that $ks_only lists}"
+	# A name the list keeps that was not built is a stale list.
+	if [ -n "$ks_only" ]; then
+		while read -r n _; do
+			case $n in ""|"#"*) continue ;; esac
+			[ -x "$kselftests/$n" ] || die "$ks_only: $n was not built (in $kselftests)"
+		done <"$ks_only"
+	fi
 fi
 
 base=$out/base.cpio.gz
@@ -403,8 +420,9 @@ for b in "${boots[@]}"; do
 	: >"$console"
 	: >"$d/results.log"
 	cmdline="$cmdline_base${boot_args[$b]:+ ${boot_args[$b]}}${append_extra:+ $append_extra}"
-	# A guest whose result channel is silent this long is hung.
-	idle_limit=$((boot_maxt[$b] + 180))
+	# A guest whose result channel is silent this long is hung: the
+	# longest test timeout, in the guest's seconds, in wall seconds.
+	idle_limit=$((boot_maxt[$b] * emu_time_scale + 180))
 	left=$((max_time - ($(date +%s) - run_start)))
 	hung=
 	elapsed=0

@@ -10,6 +10,8 @@ emu_tools="qemu-system-aarch64"
 # virt has one non-secure PL011, the kernel's console: the results go to
 # a virtio console (configs/arm64-kvm.config has CONFIG_VIRTIO_CONSOLE).
 emu_channel=/dev/hvc0
+# The guest clock follows the host's.
+emu_time_scale=1
 
 emu_defaults() {
 	cpu=${cpu:-max}

@@ -5,6 +5,7 @@
 # an emulated AMD CPU (TCG emulates SVM with nested paging, not VMX).
 # Sourced; defines what run.sh asks of every emulator:
 #   emu_arch, emu_tools            the guest's architecture, host tools
+#   emu_time_scale                 wall seconds per guest second, at most
 #   emu_defaults                   default --cpu, --accel, --mem, --smp
 #   emu_check                      refuse options this emulator cannot do
 #   emu_cmdline                    its part of the kernel command line
@@ -15,6 +16,8 @@
 #       DIR/results.log, killed after SECONDS.
 emu_arch=x86_64
 emu_tools="qemu-system-x86_64"
+# The guest clock follows the host's.
+emu_time_scale=1
 emu_channel=/dev/ttyS1
 
 emu_defaults() {
