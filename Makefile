@@ -5,7 +5,7 @@
 #   make                 build kvm.ko, kvm-amd.ko, kvm-intel.ko for KVER
 #   make install         install them to lib/modules/$KVER/updates and depmod
 #   make load / unload   swap the running kernel's KVM modules for ours / back
-#   make check           build, then run every test under QEMU (the CI entry)
+#   make check           build, then run every test under QEMU and Bochs (CI)
 #   make demo            build, boot the stock kernel with our KVM, run a VM
 #   make bench           pre-fault benchmark, ours against upstream (bench/)
 #   make arm64-kernel    build the arm64 test kernel with our KVM built in
