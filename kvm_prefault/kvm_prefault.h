@@ -4,9 +4,10 @@
  * patch series) and the logic in virt/kvm/kvm_prefault/.
  *
  * Generic code: prefault.c (the KVM_PRE_FAULT_MEMORY range loop),
- * memslot.c (KVM_SET_USER_MEMORY_REGION2) and caps.c (KVM_CHECK_EXTENSION).
+ * memslot.c (KVM_SET_USER_MEMORY_REGION2) and caps.c (KVM_CHECK_EXTENSION);
+ * a kernel line that has the last two upstream (6.12) does not build them.
  * Each architecture provides the kvm_prefault_arch_*() backend below:
- * x86.c, arm64.c.
+ * x86.c (with x86-<line>.c, see x86_line.h), arm64.c.
  */
 #ifndef __KVM_PREFAULT_H
 #define __KVM_PREFAULT_H
@@ -44,9 +45,10 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 
 #ifdef CONFIG_X86
 /*
- * x86: the lockless walk of the vCPU's current root that mmu.c uses to
- * find MMIO SPTEs, which our series makes callable; x86.c reads the leaf
- * that maps a gpa with it.
+ * x86, 6.1 line: the lockless walk of the vCPU's current root that mmu.c
+ * uses to find MMIO SPTEs, which our series makes callable; x86-6.1.c
+ * reads the leaf that maps a gpa with it.  (6.12's series declares its
+ * walk, get_sptes_lockless(), in mmu_internal.h.)
  */
 void walk_shadow_page_lockless_begin(struct kvm_vcpu *vcpu);
 void walk_shadow_page_lockless_end(struct kvm_vcpu *vcpu);

@@ -8,7 +8,8 @@
  * bit, async page faults and the pf_taken statistic.
  *
  * Built into kvm.ko from virt/kvm/kvm_prefault/, with arch/x86/kvm on the
- * include path.
+ * include path.  What differs between kernel lines (how a fault is made,
+ * how the current root is walked) is in x86-<line>.c, behind x86_line.h.
  */
 #include <linux/kvm_host.h>
 #include <linux/sched.h>
@@ -17,9 +18,9 @@
 #include "mmu.h"
 #include "mmu/mmu_internal.h"
 #include "mmu/spte.h"
-#include "mmu/tdp_mmu.h"
 
 #include "kvm_prefault.h"
+#include "x86_line.h"
 
 int kvm_prefault_arch_supported(struct kvm *kvm)
 {
@@ -65,23 +66,15 @@ static bool kvm_prefault_x86_gpa_reachable(struct kvm_vcpu *vcpu, gpa_t gpa)
 }
 
 /*
- * The leaf SPTE that maps @gpa in the current root, and its level, read
- * locklessly as the MMIO-SPTE check in mmu.c does.  Returns 0 (never a
- * present SPTE) when the walk stops at a missing table.
+ * The leaf SPTE that maps @gpa in the current root, and its level.
+ * Returns 0 (never a present SPTE) when the walk stops at a missing table.
  */
 static u64 kvm_prefault_x86_leaf(struct kvm_vcpu *vcpu, gpa_t gpa, int *level)
 {
 	u64 sptes[PT64_ROOT_MAX_LEVEL + 1];
-	int root_level;
 	int leaf;
 
-	walk_shadow_page_lockless_begin(vcpu);
-	if (is_tdp_mmu(vcpu->arch.mmu))
-		leaf = kvm_tdp_mmu_get_walk(vcpu, gpa, sptes, &root_level);
-	else
-		leaf = get_walk(vcpu, gpa, sptes, &root_level);
-	walk_shadow_page_lockless_end(vcpu);
-
+	leaf = kvm_prefault_x86_walk(vcpu, gpa, sptes);
 	if (leaf < PG_LEVEL_4K)
 		return 0;
 
@@ -117,46 +110,6 @@ static bool kvm_prefault_x86_done(struct kvm_vcpu *vcpu, gpa_t gpa,
 
 	*level = leaf_level;
 	return true;
-}
-
-/*
- * One attempt at a fault on @gpa.  Returns a RET_PF_* value or a negative
- * errno, and in @level the page size the mapping was made with.
- */
-static int kvm_prefault_x86_fault(struct kvm_vcpu *vcpu, gpa_t gpa,
-				  bool write, u8 *level)
-{
-	struct kvm_page_fault fault = {
-		.addr = gpa,
-		/*
-		 * A read of a not-present page never breaks copy-on-write;
-		 * a write populates the host page writable, as the guest's
-		 * first write would.
-		 */
-		.error_code = write ? PFERR_WRITE_MASK : 0,
-		.write = write,
-		/*
-		 * Not a guest access: no Accessed bit, no async #PF, and
-		 * pf_taken keeps counting only what the guest took.
-		 */
-		.prefetch = true,
-		/* Poison is an error for the ioctl, not a SIGBUS. */
-		.pre_fault_ioctl = true,
-		.is_tdp = true,
-		.nx_huge_page_workaround_enabled =
-			is_nx_huge_page_enabled(vcpu->kvm),
-		.max_level = KVM_MAX_HUGEPAGE_LEVEL,
-		.req_level = PG_LEVEL_4K,
-		.goal_level = PG_LEVEL_4K,
-	};
-	int r;
-
-	r = kvm_tdp_page_fault(vcpu, &fault);
-	if (r == RET_PF_FIXED)
-		vcpu->stat.pf_fixed++;
-
-	*level = fault.goal_level;
-	return r;
 }
 
 static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
@@ -214,37 +167,31 @@ static int kvm_prefault_x86_map_page(struct kvm_vcpu *vcpu, gpa_t gpa,
 			return 0;
 
 		r = kvm_prefault_x86_fault(vcpu, gpa, write, level);
-
-		/*
-		 * KVM emulates every write to a write-tracked page (one that
-		 * shadows guest page tables, or KVMGT's): map it for reads,
-		 * as the guest would find it, instead of failing the range.
-		 * The next pass finds a read mapping that exists as done.
-		 */
-		if (r == RET_PF_EMULATE && write) {
+		switch (r) {
+		case KVM_PREFAULT_X86_MAPPED:
+			return 0;
+		case KVM_PREFAULT_X86_NO_SLOT:
+			/* The guest access would be emulated MMIO. */
+			return -ENOENT;
+		case KVM_PREFAULT_X86_WRITE_TRACKED:
+			/*
+			 * KVM emulates every write to a write-tracked page
+			 * (one that shadows guest page tables, or KVMGT's):
+			 * map it for reads, as the guest would find it,
+			 * instead of failing the range.  The next pass finds
+			 * a read mapping that exists as done.
+			 */
+			if (WARN_ON_ONCE(!write))
+				return -EIO;
 			flags &= ~KVM_PRE_FAULT_MEMORY_WRITE;
-			continue;
-		}
-		if (r != RET_PF_RETRY)
 			break;
-
-		cond_resched();
-	}
-
-	if (r < 0)
-		return r;
-
-	switch (r) {
-	case RET_PF_FIXED:
-	case RET_PF_SPURIOUS:
-		return 0;
-	case RET_PF_EMULATE:
-		/* No memslot: the guest access would be emulated MMIO. */
-		return -ENOENT;
-	default:
-		WARN_ONCE(1, "kvm_prefault: unexpected page fault result %d\n",
-			  r);
-		return -EIO;
+		case KVM_PREFAULT_X86_RETRY:
+			/* An MMU notifier invalidation is in progress. */
+			cond_resched();
+			break;
+		default:
+			return r;
+		}
 	}
 }
 
@@ -262,6 +209,10 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 	 * vCPU's MMU is the nested one, whose faults are L2 addresses.
 	 */
 	if (!tdp_enabled || vcpu->arch.mmu->page_fault != kvm_tdp_page_fault)
+		return -EOPNOTSUPP;
+
+	/* E.g. a confidential VM whose memory is not finalized yet. */
+	if (!kvm_prefault_x86_allowed(vcpu))
 		return -EOPNOTSUPP;
 
 	r = kvm_prefault_x86_map_page(vcpu, gpa, flags, &level);
