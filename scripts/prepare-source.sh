@@ -59,10 +59,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 	kvm="arch/x86/kvm/ virt/kvm/ include/linux/kvm_host.h
 		include/uapi/linux/kvm.h arch/x86/include/asm/kvm_host.h"
 	touched=$(sed -n 's,^+++ b/,,p' "$top"/patches/"$line"/*.patch |
-		grep -v -e '^arch/x86/kvm/' -e '^virt/kvm/' | sort -u)
+		grep -v -e '^arch/x86/kvm/' -e '^virt/kvm/')
+	# shellcheck disable=SC2086 # one word per path
+	paths=$(printf '%s\n' $kvm $touched | sort -u)
 	# shellcheck disable=SC2046,SC2086 # one word per path
 	tar -xf "$ksrc" -C "$build" --strip-components=1 \
-		$(printf "$topdir/%s " $kvm $touched) ||
+		$(printf "$topdir/%s " $paths) ||
 		die "extracting KVM from $ksrc failed: reinstall linux-source-$line"
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
