@@ -9,7 +9,8 @@
 #   make demo            build, boot the stock kernel with our KVM, run a VM
 #   make bench           pre-fault benchmark, ours against upstream (bench/)
 #   make arm64-kernel    build the arm64 test kernel with our KVM built in
-#   make patches         emit our work as one kernel patch set (build/patches/)
+#   make patches         emit our work as one kernel patch set per line
+#                        (build/patches/<line>/)
 #
 # KVER  target kernel release       (default: the running kernel)
 # KDIR  its headers                 (default: /lib/modules/$KVER/build)
@@ -95,7 +96,9 @@ arm64-kernel:
 
 # For people who build their own kernels: git am or patch -p1 it.
 patches:
-	@scripts/export-patches.sh
+	@for s in patches/*/series; do \
+		l=$${s#patches/}; scripts/export-patches.sh $${l%/series} || exit; \
+	done
 
 clean:
 	rm -rf build
