@@ -32,6 +32,11 @@ hver=$(make -s -C "$kdir" kernelversion 2>/dev/null) ||
 	die "cannot read the kernel version of $kdir: reinstall linux-headers-$kver"
 line=${hver%.*}
 
+# An unsupported line first: its source would not help.
+series="$top/patches/$line/series"
+[ -f "$series" ] ||
+	die "kernel $hver is not supported (no patches/$line): see README.md"
+
 [ -f "$ksrc" ] ||
 	die "no kernel source at $ksrc: install linux-source-$line (kernel $hver)"
 
@@ -40,9 +45,6 @@ source_version "$ksrc" "linux-source-$line"
 [ "$sver" = "$hver" ] ||
 	die "source $ksrc is $sver but headers for $kver are $hver: install linux-source-$line matching linux-headers-$kver ($hver)"
 
-series="$top/patches/$line/series"
-[ -f "$series" ] ||
-	die "kernel $hver is not supported (no patches/$line): see README.md"
 [ "$check_only" = 0 ] || exit 0
 
 stamp="$build/.prepared"
