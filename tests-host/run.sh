@@ -52,8 +52,10 @@ printf 'VERSION = %s\nPATCHLEVEL = %s\nSUBLEVEL = 0\nEXTRAVERSION =\n' \
 	"${line%.*}" "${line#*.}" >"$tmp/fake/linux-source-$line/Makefile"
 tar -C "$tmp/fake" -cJf "$tmp/wrong.tar.xz" "linux-source-$line"
 
+# (the pattern is an ERE: Debian's 6.12 ABIs have a "+", as in 6.12.118+deb12)
+re() { printf '%s' "$1" | sed 's/[].[^$*+?(){}|\\]/\\&/g'; }
 expect_refusal "build refuses a source of another version" \
-	"is $line.0 but headers for $kver are $hver: install linux-source-$line" \
+	"is $(re "$line").0 but headers for $(re "$kver") are $(re "$hver"): install linux-source-$(re "$line")" \
 	KVER="$kver" KSRC="$tmp/wrong.tar.xz"
 expect_refusal "build refuses a missing source" \
 	"no kernel source .*: install linux-source-$line" \
