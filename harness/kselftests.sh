@@ -9,9 +9,9 @@
 # Output: OUTDIR/bin/<name>, flat names (x86_64/xapic_state_test ->
 # xapic_state_test, aarch64/vgic_irq -> vgic_irq), OUTDIR/build.log,
 # OUTDIR/build-failures.txt.
-# Fails if a test that the arch's exclude list (x86_64:
-# harness/kselftests.exclude, arm64: harness/arm64/kselftests.exclude) does
-# not list fails to build.  Idempotent: a finished build of the same
+# Fails if a test that the exclude list of its architecture and kernel
+# line (harness/kselftests/<arch>-<line>.exclude, the line from the
+# tarball's name, linux-source-<line>.tar.xz) does not list fails to build.  Idempotent: a finished build of the same
 # tarball and arch is reused.
 set -euo pipefail
 
@@ -30,20 +30,26 @@ case $arch in
 x86_64)
 	karch=x86
 	make_arch=(ARCH=x86_64)
-	exclude=$here/kselftests.exclude ;;
+	;;
 arm64)
 	karch=arm64
 	command -v aarch64-linux-gnu-gcc >/dev/null ||
 		die "aarch64-linux-gnu-gcc not found (apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross)"
 	make_arch=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
-	exclude=$here/arm64/kselftests.exclude ;;
+	;;
 *) die "unknown --arch '$arch' (x86_64 or arm64)" ;;
 esac
 
 [ $# -eq 2 ] || die "$usage"
 tarball=$1
 outdir=$2
-[ -f "$tarball" ] || die "$tarball not found (apt-get install linux-source-6.1)"
+kline=$(basename "$tarball")
+kline=${kline#linux-source-}
+kline=${kline%.tar.xz}
+[[ $kline =~ ^[0-9]+\.[0-9]+$ ]] || die "$tarball: not a linux-source-<line>.tar.xz"
+[ -f "$tarball" ] || die "$tarball not found (apt-get install linux-source-$kline)"
+exclude=$here/kselftests/$arch-$kline.exclude
+[ -f "$exclude" ] || die "no ${exclude#"$here"/} for $arch on the $kline line"
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
 tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")

@@ -5,10 +5,11 @@
 # directory.  Sourced; the caller provides die() and sets:
 #   root            the initramfs tree being built
 #   timeout         the default per-test timeout, in seconds
-#   ks_timeout_file the kselftests.timeout of its architecture
+#   ks_timeout_file kselftests/<arch>-<line>.timeout
 #   test_machine    what readelf -h prints as Machine for its tests
 #   test_strip      the strip of its toolchain
-#   idx npass nfail nskip   TAP counters (start at 0)
+#   idx npass nfail nskip nxfail   TAP counters (start at 0)
+#   line            the target's kernel line (stock-failures' first column)
 #   our_tests ks_tests      the names add_tests copied, per suite
 #   max_t           raised by list_tests to the longest kselftest timeout
 #   test_args       (associative) arguments per test of --tests, from
@@ -61,34 +62,66 @@ ks_tune() {
 	echo "$timeout"
 }
 
-# tap ok|notok|skip NAME [COMMENT]: one TAP point, named $tap_label NAME
-# (run.sh --label; empty by default).
+# tap ok|notok|skip|xfail NAME [COMMENT]: one TAP point, named $tap_label
+# NAME (run.sh --label; empty by default).  xfail: a known stock failure
+# (harness/stock-failures), a TAP TODO point.
 tap() {
 	idx=$((idx + 1))
 	tap_points+=("$1"$'\t'"$2"$'\t'"${3:-}")
 	case $1 in
 	ok) npass=$((npass + 1)); echo "ok $idx - ${tap_label:-}$2${3:+ # $3}" ;;
 	skip) nskip=$((nskip + 1)); echo "ok $idx - ${tap_label:-}$2 # SKIP${3:+ $3}" ;;
+	xfail) nxfail=$((nxfail + 1)); echo "not ok $idx - ${tap_label:-}$2 # TODO known stock failure${3:+: $3}" ;;
 	*) nfail=$((nfail + 1)); echo "not ok $idx - ${tap_label:-}$2${3:+ # $3}" ;;
 	esac
 }
 
+# is_stock RUN: RUN (a phase) runs the stock KVM: stock or stock-<mode>.
+is_stock() {
+	[[ $1 == stock || $1 == stock-* ]]
+}
+
+# stock_failure ID: harness/stock-failures' entry for our test ID
+# (tests/NAME) on this line: sets sf_how (fails, warns), sf_subs (the
+# sub-tests, blank separated) and sf_why; 1 without an entry.
+stock_failures=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/stock-failures
+stock_failure() {
+	local l i h s
+	sf_how='' sf_subs='' sf_why=''
+	while read -r l i h s sf_why; do
+		if [ "$l" != "$line" ] || [ "$i" != "$1" ]; then
+			continue
+		fi
+		case $h in fails|warns) ;; *) die "stock-failures: '$h' for $i (fails, warns)" ;; esac
+		sf_how=$h
+		sf_subs=${s//,/ }
+		sf_why=${sf_why#\# }
+		return 0
+	done < <(grep -v '^[[:space:]]*\(#\|$\)' "$stock_failures")
+	return 1
+}
+
 # list_tests SUITES RUNLIST EXPECTED [PREFIX]: for each suite of SUITES
 # (comma separated: tests, kselftests) append a TEST line per test to the
-# guest's RUNLIST and PREFIX<suite>/<name> to the host's EXPECTED.
+# guest's RUNLIST and PREFIX<suite>/<name> to the host's EXPECTED.  PREFIX
+# is "<phase> ": a stock phase leaves out our tests that WARN stock.
 list_tests() {
 	local rl=$2 exp=$3 prefix=${4:-} s n t args
 	for s in ${1//,/ }; do
 		case $s in
 		tests)
 			for n in "${our_tests[@]}"; do
-				echo "TEST tests $n $timeout${test_args[$n]:+ ${test_args[$n]}}" >>"$rl"
 				echo "${prefix}tests/$n" >>"$exp"
+				if is_stock "${prefix% }" && stock_failure "tests/$n" &&
+				   [ "$sf_how" = warns ]; then
+					continue
+				fi
+				echo "TEST tests $n $timeout${test_args[$n]:+ ${test_args[$n]}}" >>"$rl"
 			done ;;
 		kselftests)
 			for n in "${ks_tests[@]}"; do
 				read -r t args <<<"$(ks_tune "$n")"
-				[[ $t =~ ^[0-9]+$ ]] || die "kselftests.timeout: bad timeout for $n"
+				[[ $t =~ ^[0-9]+$ ]] || die "$ks_timeout_file: bad timeout for $n"
 				[ "$t" -le "$max_t" ] || max_t=$t
 				echo "TEST kselftests $n $t${args:+ $args}" >>"$rl"
 				echo "${prefix}kselftests/$n" >>"$exp"
@@ -169,15 +202,19 @@ save_results() {
 # for where it passed on BASE: anything else there makes it a skip ("no
 # baseline"); on a stock run (stock or stock-*) without a BASE, a
 # kselftest that does not pass is the baseline itself, a skip with its
-# output shown, since an exclude in kselftests.exclude needs it.  A test
+# output shown, since an exclude (kselftests/<arch>-<line>.exclude) needs it.  A test
 # that skips where BASE passed fails.  A test with no RESULT line failed:
 # the guest died during it, or it never started.
 declare -A verdict=()
 judge() {
-	local b=$1 id=$2 base=$3 console=$4 res=$5 line v secs
+	local b=$1 id=$2 base=$3 console=$4 res=$5 rl v secs
 	[[ $id == kselftests/* ]] || base=	# our tests have no baseline
-	line=$(grep -m1 "^RESULT $b $id " "$res" || true)
-	read -r _ _ _ v secs <<<"$line"
+	if [[ $id == tests/* ]] && is_stock "$b" && stock_failure "$id"; then
+		judge_stock_failure "$@"
+		return 0
+	fi
+	rl=$(grep -m1 "^RESULT $b $id " "$res" || true)
+	read -r _ _ _ v secs <<<"$rl"
 	v=${v:-none}
 	verdict[$b/$id]=$v
 	child_tap "$console" "$b" "$id"
@@ -210,6 +247,35 @@ judge() {
 			tap notok "$b/$id" "no result: never started"
 		fi ;;
 	esac
+}
+
+# judge_stock_failure RUN ID BASE CONSOLE RESULTS: judge's rule for our
+# test ID on a stock RUN where stock_failure has set sf_*: skipped when it
+# WARNs stock; else a TODO point when it failed in the listed sub-tests
+# only; a failure of the run when it passed or failed elsewhere.
+judge_stock_failure() {
+	local b=$1 id=$2 console=$4 res=$5 rl v secs failed n extra=
+	if [ "$sf_how" = warns ]; then
+		tap skip "$b/$id" "not run on stock: known to WARN in ${sf_subs// /, } ($sf_why)"
+		return
+	fi
+	rl=$(grep -m1 "^RESULT $b $id " "$res" || true)
+	read -r _ _ _ v secs <<<"$rl"
+	v=${v:-none}
+	verdict[$b/$id]=$v
+	child_tap "$console" "$b" "$id"
+	failed=$(frame "$console" "$b/$id" | sed -n 's/^not ok [0-9]* \([^ ]*\).*/\1/p' | tr '\n' ' ')
+	for n in $failed; do
+		case " $sf_subs " in *" $n "*) ;; *) extra="$extra $n" ;; esac
+	done
+	if [ "$v" = fail ] && [ -n "$failed" ] && [ -z "$extra" ]; then
+		tap xfail "$b/$id" "${failed% } ($sf_why)"
+	elif [ "$v" = pass ] || [ "$v" = skip ]; then
+		tap notok "$b/$id" "known stock failure did not happen ($v): harness/stock-failures lists ${sf_subs// /, }"
+	else
+		tap notok "$b/$id" "$v${failed:+ in ${failed% }}: harness/stock-failures expects failures in ${sf_subs// /, } only"
+		test_log "$console" "$b" "$id"
+	fi
 }
 
 # judge_guest PREFIX CONSOLE RESULTS HUNG ELAPSED: the points every boot

@@ -158,23 +158,23 @@ case $arch in
 x86_64)
 	test_machine=X86-64
 	test_strip="strip"
-	cc=gcc
-	ks_dir=$here ;;
+	cc=gcc ;;
 arm64)
 	test_machine=AArch64
 	test_strip=aarch64-linux-gnu-strip
-	cc=aarch64-linux-gnu-gcc
-	ks_dir=$here/arm64 ;;
+	cc=aarch64-linux-gnu-gcc ;;
 *) die "$tfile: unknown arch '$arch'" ;;
 esac
-ks_timeout_file=$ks_dir/kselftests.timeout
+# The kselftests' exclusions and timeouts, per architecture and line.
+ks_list=$here/kselftests/$arch-$line
+ks_timeout_file=$ks_list.timeout
 
 [ -n "$tests" ] || die "--tests DIR is required (may be an empty directory)"
 [ -d "$tests" ] || die "--tests: $tests is not a directory"
 [ -z "$kselftests" ] || [ -d "$kselftests" ] || die "--kselftests: $kselftests is not a directory"
 case $ks_only in
 ""|/*) ;;
-*) [ -f "$ks_only" ] || ks_only=$here/$ks_only ;;
+*) [ -f "$ks_only" ] || ks_only=$here/$ks_only ;;	# e.g. kselftests/NAME
 esac
 [ -z "$ks_only" ] || [ -f "$ks_only" ] || die "--kselftests-only: no file $ks_only"
 if ! [[ $timeout =~ ^[0-9]+$ ]] || [ "$timeout" -eq 0 ]; then
@@ -346,7 +346,7 @@ add_tests "$tests" tests >"$out/tests.list"
 mapfile -t our_tests <"$out/tests.list"
 ks_tests=()
 if [ -n "$kselftests" ]; then
-	add_tests "$kselftests" kselftests "$ks_dir/kselftests.exclude" "$ks_only" >"$out/kselftests.list"
+	add_tests "$kselftests" kselftests "$ks_list.exclude" "$ks_only" >"$out/kselftests.list"
 	mapfile -t ks_tests <"$out/kselftests.list"
 	[ "${#ks_tests[@]}" -gt 0 ] || die "--kselftests: no executable files in $kselftests${ks_only:+ that $ks_only lists}"
 	# A name the list keeps that was not built is a stale list.
@@ -398,7 +398,7 @@ done
 rm -f "$base"
 
 # ---- TAP -------------------------------------------------------------------
-npass=0 nfail=0 nskip=0 idx=0
+npass=0 nfail=0 nskip=0 nxfail=0 idx=0
 total=0
 for b in "${boots[@]}"; do
 	# each phase's "kvm ready", the tests, "kernel log clean", "guest finished"
@@ -447,13 +447,13 @@ for b in "${boots[@]}"; do
 	# -- report this boot --
 	while read -r p id; do
 		if [ "$id" = PHASE ]; then
-			line=$(grep -m1 "^PHASE $p " "$res" || true)
-			case $line in
+			pl=$(grep -m1 "^PHASE $p " "$res" || true)
+			case $pl in
 			"PHASE $p ok"*)
-				line=${line#PHASE "$p" ok}
-				tap ok "$p/kvm ready" "${line# }" ;;
+				pl=${pl#PHASE "$p" ok}
+				tap ok "$p/kvm ready" "${pl# }" ;;
 			"") tap notok "$p/kvm ready" "${hung:-phase never started}" ;;
-			*) tap notok "$p/kvm ready" "${line#PHASE "$p" fail }" ;;
+			*) tap notok "$p/kvm ready" "${pl#PHASE "$p" fail }" ;;
 			esac
 			continue
 		fi
@@ -463,7 +463,7 @@ for b in "${boots[@]}"; do
 done
 echo "# per test:    $results_dir"
 note "all boots: $(($(date +%s) - run_start))s"
-echo "$npass passed, $nfail failed, $nskip skipped"
+echo "$npass passed, $nfail failed, $nskip skipped, $nxfail known stock failures"
 [ "$nfail" -eq 0 ]
 exit
 }
