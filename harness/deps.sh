@@ -10,6 +10,9 @@ pkgs=(
 	# module build (kbuild against Debian's headers)
 	make gcc libc6-dev bc flex bison libelf-dev libssl-dev kmod patch
 	linux-source-6.1 linux-headers-amd64
+	# the 6.12 line (Debian 12's bookworm-security, Debian 13): source and
+	# headers of the same upload (the headers pull in the image package)
+	linux-source-6.12 linux-headers-6.12-amd64
 	# static selftests and kselftests (libc.a is in libc6-dev), readelf/strip
 	binutils
 	# harness: unpack the kernel image and source, build the initramfs, boot
