@@ -6,7 +6,9 @@
 #   make install         install them to lib/modules/$KVER/updates and depmod
 #   make load / unload   swap the running kernel's KVM modules for ours / back
 #   make check           build, then run every test under QEMU and Bochs (CI)
+#                        (KLINE=6.1 or 6.12: one kernel line)
 #   make demo            build, boot the stock kernel with our KVM, run a VM
+#                        (KLINE=6.12: on Debian's 6.12 kernel; default 6.1)
 #   make bench           pre-fault benchmark, ours against upstream (bench/)
 #   make arm64-kernel    build the arm64 test kernel with our KVM built in
 #   make patches         emit our work as one kernel patch set per line
@@ -28,10 +30,6 @@ KSRC ?= /usr/src/linux-source-$(KLINE).tar.xz
 INSTALL_MOD_PATH ?=
 MODDIR = $(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates
 
-# The harness target: the kernel of Debian's linux-headers-amd64.
-HARNESS_KVER ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | \
-		sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
-CACHE ?= $(TOP)/.cache
 
 MODULES := kvm.ko kvm-amd.ko kvm-intel.ko
 
@@ -80,7 +78,9 @@ unload load:
 selftests:
 	$(MAKE) -C selftests OUT=$(TOP)/build/selftests
 
-# make check / make demo always target the harness kernel, whatever runs here.
+# make check / make demo always target the harness kernels, whatever runs
+# here.  KLINE=6.1 or KLINE=6.12 on the command line picks one kernel line
+# (make exports a command-line variable to the recipe).
 check:
 	@scripts/check.sh
 

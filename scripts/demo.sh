@@ -10,11 +10,14 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 echo "demo: installing dependencies and building (first run: a few minutes)"
 harness/deps.sh >/dev/null
-# The 6.1 line's newest headers: a machine may also have 6.12's, which
-# kvm-prefault does not build for yet.
-kver=$(ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null |
+# The kernel line (make demo KLINE=6.12), and its newest installed headers
+# (a machine may have both lines' headers).
+kline=${KLINE:-6.1}
+[ -f "harness/targets/x86_64-$kline" ] ||
+	{ echo "demo: no x86_64 target for kernel line '$kline' (6.1, 6.12)" >&2; exit 1; }
+kver=$(ls -d /usr/src/linux-headers-"$kline".*-amd64 2>/dev/null |
 	sed 's,.*/linux-headers-,,' | sort -V | tail -n 1)
-[ -n "$kver" ] || { echo "demo: no linux-headers-6.1.*-amd64 after harness/deps.sh" >&2; exit 1; }
+[ -n "$kver" ] || { echo "demo: no linux-headers-$kline.*-amd64 after harness/deps.sh" >&2; exit 1; }
 mkdir -p build/demo
 make -s KVER="$kver" -j"$(nproc)" modules >build/demo/build.log 2>&1 || {
 	cat build/demo/build.log >&2
@@ -25,7 +28,7 @@ gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
 
 echo "demo: booting Debian's $kver under QEMU with our KVM modules"
 rc=0
-harness/run.sh --quiet --kver "$kver" --ours "build/$kver/arch/x86/kvm" \
+harness/run.sh --quiet --target "x86_64-$kline" --kver "$kver" --ours "build/$kver/arch/x86/kvm" \
 	--tests build/demo --phases ours --results build/demo/out \
 	>build/demo/run.tap || rc=$?
 # The demo's own lines, without the frame and the kernel's messages.
