@@ -8,6 +8,10 @@
  * the handler every real guest abort goes through.  The mappings are thus
  * exactly those a guest fault would create: same block sizes, same dirty
  * logging and MMU-notifier rules, same memory cache.
+ *
+ * What differs between kernel lines (user_mem_abort()'s arguments, the
+ * walker's level type, whether the vCPU is loaded, nested guests) is in
+ * arm64-<line>.c, behind arm64_line.h.
  */
 #include <linux/kvm_host.h>
 #include <linux/sched/signal.h>
@@ -18,6 +22,7 @@
 #include <asm/kvm_pgtable.h>
 
 #include "kvm_prefault.h"
+#include "arm64_line.h"
 
 /* Access flag of a stage-2 leaf descriptor (Arm ARM, lower attributes). */
 #define KVM_PREFAULT_S2_AF	BIT(10)
@@ -34,7 +39,7 @@
 
 struct kvm_prefault_leaf {
 	kvm_pte_t pte;
-	u32 level;
+	int level;
 };
 
 static void kvm_prefault_get_leaf(struct kvm_vcpu *vcpu, gpa_t gpa,
@@ -43,9 +48,7 @@ static void kvm_prefault_get_leaf(struct kvm_vcpu *vcpu, gpa_t gpa,
 	struct kvm *kvm = vcpu->kvm;
 
 	read_lock(&kvm->mmu_lock);
-	if (kvm_pgtable_get_leaf(vcpu->arch.hw_mmu->pgt, gpa, &leaf->pte,
-				 &leaf->level))
-		leaf->pte = 0;
+	kvm_prefault_arm64_get_leaf(vcpu, gpa, &leaf->pte, &leaf->level);
 	read_unlock(&kvm->mmu_lock);
 }
 
@@ -84,7 +87,8 @@ static int kvm_prefault_abort(struct kvm_vcpu *vcpu, gpa_t gpa,
 			      struct kvm_memory_slot *slot, unsigned long hva,
 			      const struct kvm_prefault_leaf *leaf, bool write)
 {
-	unsigned long fsc = kvm_pte_valid(leaf->pte) ? FSC_PERM : FSC_FAULT;
+	bool perm = kvm_pte_valid(leaf->pte);
+	unsigned long fsc = perm ? ESR_ELx_FSC_PERM : ESR_ELx_FSC_FAULT;
 	struct kvm_vcpu_fault_info saved = vcpu->arch.fault;
 	int r;
 
@@ -103,27 +107,11 @@ static int kvm_prefault_abort(struct kvm_vcpu *vcpu, gpa_t gpa,
 
 	/* Poison must come back as an error, not as SIGBUS to the caller. */
 	vcpu_set_flag(vcpu, IN_PREFAULT);
-	r = user_mem_abort(vcpu, gpa, slot, hva, fsc);
+	r = kvm_prefault_arm64_abort(vcpu, gpa, slot, hva, perm);
 	vcpu_clear_flag(vcpu, IN_PREFAULT);
 
 	vcpu->arch.fault = saved;
 	return r;
-}
-
-/*
- * Nothing of the loaded vCPU is needed: user_mem_abort() works on the VM's
- * stage 2 and the vCPU's memory cache, and 6.1 arm64 has no dirty ring
- * (whose entries go to the running vCPU).  Loading would also put the
- * registers of a vCPU that never ran on the CPU, MDCR_EL2 = 0 on VHE
- * among them: its debug state is set up only by the first KVM_RUN, and
- * VMMs pre-fault before that.
- */
-void kvm_prefault_arch_begin(struct kvm_vcpu *vcpu)
-{
-}
-
-void kvm_prefault_arch_end(struct kvm_vcpu *vcpu)
-{
 }
 
 long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
@@ -143,7 +131,11 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 	if (is_protected_kvm_enabled())
 		return -EOPNOTSUPP;
 
-	if (gpa >= kvm_phys_size(kvm))
+	r = kvm_prefault_arm64_check(vcpu);
+	if (r)
+		return r;
+
+	if (gpa >= kvm_prefault_arm64_ipa_size(kvm))
 		return -ENOENT;
 
 	slot = gfn_to_memslot(kvm, gfn);

@@ -7,7 +7,9 @@
  * memslot.c (KVM_SET_USER_MEMORY_REGION2) and caps.c (KVM_CHECK_EXTENSION);
  * a kernel line that has the last two upstream (6.12) does not build them.
  * Each architecture provides the kvm_prefault_arch_*() backend below:
- * x86.c (with x86-<line>.c, see x86_line.h), arm64.c.
+ * x86.c (with x86-<line>.c, see x86_line.h), arm64.c (with arm64-<line>.c,
+ * see arm64_line.h; each line declares its user_mem_abort(), the stage-2
+ * abort handler our series makes callable, where its arguments are known).
  */
 #ifndef __KVM_PREFAULT_H
 #define __KVM_PREFAULT_H
@@ -53,16 +55,6 @@ long kvm_prefault_arch_map(struct kvm_vcpu *vcpu, gpa_t gpa, u64 size,
 void walk_shadow_page_lockless_begin(struct kvm_vcpu *vcpu);
 void walk_shadow_page_lockless_end(struct kvm_vcpu *vcpu);
 int get_walk(struct kvm_vcpu *vcpu, u64 addr, u64 *sptes, int *root_level);
-#endif
-
-#ifdef CONFIG_ARM64
-/*
- * arm64: the stage-2 abort handler of arch/arm64/kvm/mmu.c, which our
- * series makes callable; arm64.c hands it a made-up data abort.
- */
-int user_mem_abort(struct kvm_vcpu *vcpu, phys_addr_t fault_ipa,
-		   struct kvm_memory_slot *memslot, unsigned long hva,
-		   unsigned long fault_status);
 #endif
 
 /* The KVM_CAP_PRE_FAULT_MEMORY value: whether the ioctl can work at all. */
