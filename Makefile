@@ -90,9 +90,12 @@ demo:
 bench:
 	@bench/run.sh
 
-# arm64 KVM is built in, so arm64 gets a whole kernel (build/arm64/ours).
+# arm64 KVM is built in, so arm64 gets a whole kernel (build/arm64/ours;
+# build/arm64-6.12/ours with KLINE=6.12 on the command line).  The line
+# defaults to 6.1, not to KLINE's value above (the x86 headers' line).
 arm64-kernel:
-	@scripts/arm64-kernel.sh
+	@KLINE=$(if $(filter command line,$(origin KLINE)),$(KLINE),6.1) \
+		scripts/arm64-kernel.sh
 
 # For people who build their own kernels: git am or patch -p1 it.
 patches:

@@ -1,25 +1,30 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build the arm64 test kernels.  arm64 KVM is built into the kernel (a bool
-# option in 6.1), so unlike x86 there is no module to build: the arm64
-# deliverable is Debian's linux-source-6.1 with our series applied and
-# kvm_prefault/ compiled in.
+# Build the arm64 test kernels of one kernel line.  arm64 KVM is built into
+# the kernel (a bool option), so unlike x86 there is no module to build: the
+# arm64 deliverable is Debian's linux-source-$KLINE with our series applied
+# and kvm_prefault/ compiled in.
 #
-#   build/arm64/stock  Debian's tree as shipped, built in tree: the unpatched
-#                      kernel of the regression runs
-#   build/arm64/ours   a copy of the built stock tree (cp -a keeps the
-#                      timestamps, so only what the series touches rebuilds),
-#                      with patches/6.1/series and our files
+#   $dir/stock  Debian's tree as shipped, built in tree: the unpatched
+#               kernel of the regression runs
+#   $dir/ours   a copy of the built stock tree (cp -a keeps the timestamps,
+#               so only what the series touches rebuilds), with
+#               patches/$KLINE/series and our files
+#
+# $dir is build/arm64 for the 6.1 line (where it always was) and
+# build/arm64-$KLINE for any other line.
 #
 # Both use allnoconfig plus configs/arm64-kvm.config.  Builds are incremental:
 # an unchanged config, series or source rebuilds nothing.
 #
 # usage: arm64-kernel.sh [--stock|--ours] [-j N]     (default: --ours)
-#        KSRC  Debian's source tarball (default /usr/src/linux-source-6.1.tar.xz)
+#        KLINE  the kernel line: 6.1 (default) or 6.12
+#        KSRC   Debian's source tarball
+#               (default /usr/src/linux-source-$KLINE.tar.xz)
 #
 # The last line on stdout is the absolute path of the kernel Image; progress
-# goes to stderr and the build output to build/arm64/{stock,ours}-build.log
+# goes to stderr and the build output to $dir/{stock,ours}-build.log
 # (and stock-config.log).
 # Every refusal is one line on stderr naming what to install.
 set -euo pipefail
@@ -43,10 +48,16 @@ done
 case "$jobs" in ''|*[!0-9]*|0) die "-j needs a positive number: $usage" ;; esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-ksrc=${KSRC:-/usr/src/linux-source-6.1.tar.xz}
+kline=${KLINE:-6.1}
+case "$kline" in
+6.1) dir=$top/build/arm64 ;;
+6.12) dir=$top/build/arm64-$kline ;;
+*) die "KLINE=$kline: the arm64 kernel lines are 6.1 and 6.12" ;;
+esac
+ksrc=${KSRC:-/usr/src/linux-source-$kline.tar.xz}
 frag=$top/configs/arm64-kvm.config
-series=$top/patches/6.1/series
-dir=$top/build/arm64
+patches=$top/patches/$kline
+series=$patches/series
 stock=$dir/stock
 ours=$dir/ours
 cross=aarch64-linux-gnu-
@@ -57,7 +68,7 @@ recipe=1
 
 # --- refusals, before anything is touched -----------------------------------
 
-[ -f "$ksrc" ] || die "no kernel source at $ksrc: install linux-source-6.1"
+[ -f "$ksrc" ] || die "no kernel source at $ksrc: install linux-source-$kline"
 command -v "${cross}gcc" >/dev/null ||
 	die "no ${cross}gcc: install gcc-aarch64-linux-gnu"
 for t in make:make gcc:gcc flex:flex bison:bison bc:bc xz:xz-utils patch:patch; do
@@ -71,10 +82,10 @@ done
 # gives makefile_version for an extracted tree).
 # shellcheck source=scripts/source-version.sh
 . "$top/scripts/source-version.sh"
-source_version "$ksrc" linux-source-6.1
+source_version "$ksrc" "linux-source-$kline"
 case "$sver" in
-6.1.[0-9]*) ;;
-*) die "$ksrc is kernel $sver, not 6.1.x: install Debian 12's linux-source-6.1" ;;
+"$kline".[0-9]*) ;;
+*) die "$ksrc is kernel $sver, not $kline.x: install Debian 12's linux-source-$kline" ;;
 esac
 
 # --- build helpers -------------------------------------------------------------
@@ -163,7 +174,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_src" ]; then
 	rm -rf "$stock" "$ours"
 	mkdir -p "$stock"
 	tar -xf "$ksrc" -C "$stock" --strip-components=1 ||
-		die "extracting $ksrc failed: reinstall linux-source-6.1"
+		die "extracting $ksrc failed: reinstall linux-source-$kline"
 	echo "$want_src" > "$stamp"
 fi
 configure "$stock" "$dir/stock-config.log"
@@ -187,7 +198,7 @@ fi
 # Redo the ours tree from stock whenever the source, the config, the series
 # or the recipe changes; otherwise only our files are refreshed.
 want="$recipe $(cat "$stamp" "$stock/.config" "$series" \
-	"$top"/patches/6.1/*.patch | sha1sum | cut -d' ' -f1)"
+	"$patches"/*.patch | sha1sum | cut -d' ' -f1)"
 ostamp=$ours/.kvm-prefault-series
 if [ ! -f "$ostamp" ] || [ "$(cat "$ostamp")" != "$want" ]; then
 	say "copying the stock tree to $ours and applying the series"
@@ -203,7 +214,7 @@ if [ ! -f "$ostamp" ] || [ "$(cat "$ostamp")" != "$want" ]; then
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
 		patch -s -p1 -N --no-backup-if-mismatch -d "$ours.new" \
-			< "$top/patches/6.1/$p" ||
+			< "$patches/$p" ||
 			{ rm -rf "$ours.new";
 			  die "patch $p does not apply to $sver: the series needs a refresh"; }
 	done < "$series"
@@ -237,7 +248,7 @@ fi
 
 # Check that what the series adds is in the kernel: every kvm_prefault
 # object the arm64 and generic KVM Makefiles list must be in KVM's archive.
-objs=$(grep -ho 'kvm_prefault/[A-Za-z0-9_-]*\.o' \
+objs=$(grep -ho 'kvm_prefault/[A-Za-z0-9_.-]*\.o' \
 	"$ours/virt/kvm/Makefile.kvm" "$ours/arch/arm64/kvm/Makefile" |
 	sort -u) || true
 # (ar prints a thin archive's members relative to the current directory.)
