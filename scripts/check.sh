@@ -27,6 +27,8 @@
 # CHECK_ARCH="x86_64 arm64" keeps the targets of those architectures.
 # KLINE="6.1" (make check KLINE=6.1) keeps the targets of those kernel
 # lines (default: every line).
+# CHECK_SKIP="arm64-6.12 ..." leaves those targets out, each reported as
+# one skipped TAP point that says so (.ci/run: CI's time budget).
 # CHECK_PHASES="stock ours" limits the phases (default: each target's
 # own; a target left with none is skipped).
 set -euo pipefail
@@ -81,11 +83,21 @@ row() {
 
 all_targets=$(cd harness/targets && ls)
 targets=()
-for t in ${CHECK_TARGETS:-$all_targets}; do
+for t in ${CHECK_TARGETS:-$all_targets} ${CHECK_SKIP:-}; do
 	[ -f "harness/targets/$t" ] ||
 		die "unknown target '$t' (harness/targets has: $(echo $all_targets))"
+done
+for t in ${CHECK_TARGETS:-$all_targets}; do
 	row "$t"
-	want "$arch" && want_line "$line" && targets+=("$t")
+	want "$arch" && want_line "$line" || continue
+	case " ${CHECK_SKIP:-} " in
+	*" $t "*)
+		printf 'TAP version 13\n1..1\nok 1 - %s # SKIP not run: CHECK_SKIP%s\n0 passed, 0 failed, 1 skipped\n' \
+			"$t" "${CHECK_SKIP_WHY:+ ($CHECK_SKIP_WHY)}" >"$log/$t.tap"
+		taps+=("$log/$t.tap")
+		continue ;;
+	esac
+	targets+=("$t")
 done
 [ "${#targets[@]}" -gt 0 ] || die "no target left (CHECK_TARGETS, CHECK_ARCH, KLINE)"
 
@@ -100,7 +112,7 @@ build() {	# build ARCH LINE
 		[ -n "$kver" ] || die "no linux-headers-$2*-amd64 after deps"
 		v=$(make -s -C "/lib/modules/$kver/build" kernelversion | cut -d. -f1-2)
 		[ "$v" = "$2" ] || die "linux-headers-$kver is $v, not $2"
-		step "x86_64: build for $kver"
+		step "x86_64: $2: build for $kver"
 		make -s KVER="$kver" -j"$(nproc)" modules >&2
 		rm -rf "build/staging/lib/modules/$kver"
 		make -s KVER="$kver" install INSTALL_MOD_PATH="$top/build/staging" >&2
@@ -111,9 +123,9 @@ build() {	# build ARCH LINE
 		step "x86_64: host tests"
 		run_tap "host-$2" tests-host/run.sh "$kver" ;;
 	arm64)
-		step "arm64: kernels (stock and ours)"
-		stock_image_of[$2]=$(scripts/arm64-kernel.sh --stock | tail -n 1)
-		ours_image_of[$2]=$(scripts/arm64-kernel.sh --ours | tail -n 1)
+		step "arm64: $2 kernels (stock and ours)"
+		stock_image_of[$2]=$(KLINE=$2 scripts/arm64-kernel.sh --stock | tail -n 1)
+		ours_image_of[$2]=$(KLINE=$2 scripts/arm64-kernel.sh --ours | tail -n 1)
 		make -s -C selftests ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
 			OUT="$top/build/selftests-arm64" >&2
 		ks_of[arm64/$2]=$(harness/kselftests.sh --arch arm64 "$ksrc" \
