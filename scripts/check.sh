@@ -53,7 +53,11 @@ for a in $arches; do
 done
 want() { case " $arches " in *" $1 "*) return 0 ;; esac; return 1; }
 klines=${KLINE:-}
-want_line() { [ -z "$klines" ] || case " $klines " in *" $1 "*) return 0 ;; esac; return 1; }
+want_line() {
+	[ -n "$klines" ] || return 0
+	case " $klines " in *" $1 "*) return 0 ;; esac
+	return 1
+}
 taps=()
 
 # run_tap NAME CMD...: run a TAP producer into $log/NAME.tap; a producer
