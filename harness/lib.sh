@@ -209,15 +209,15 @@ declare -A verdict=()
 judge() {
 	local b=$1 id=$2 base=$3 console=$4 res=$5 rl v secs
 	[[ $id == kselftests/* ]] || base=	# our tests have no baseline
-	if [[ $id == tests/* ]] && is_stock "$b" && stock_failure "$id"; then
-		judge_stock_failure "$@"
-		return 0
-	fi
 	rl=$(grep -m1 "^RESULT $b $id " "$res" || true)
 	read -r _ _ _ v secs <<<"$rl"
 	v=${v:-none}
 	verdict[$b/$id]=$v
 	child_tap "$console" "$b" "$id"
+	if [[ $id == tests/* ]] && is_stock "$b" && stock_failure "$id"; then
+		judge_stock_failure "$b" "$id" "$v" "$console"
+		return 0
+	fi
 	if [[ $id == kselftests/* ]]; then
 		if [ -n "$base" ] && [ "${verdict[$base/$id]:-none}" != pass ]; then
 			tap skip "$b/$id" "no baseline: ${verdict[$base/$id]:-none} on $base (here: $v)"
@@ -249,21 +249,17 @@ judge() {
 	esac
 }
 
-# judge_stock_failure RUN ID BASE CONSOLE RESULTS: judge's rule for our
-# test ID on a stock RUN where stock_failure has set sf_*: skipped when it
-# WARNs stock; else a TODO point when it failed in the listed sub-tests
-# only; a failure of the run when it passed or failed elsewhere.
+# judge_stock_failure RUN ID VERDICT CONSOLE: judge's rule for our test
+# ID on a stock RUN where stock_failure has set sf_*: skipped when it
+# WARNs stock (list_tests left it out); else a TODO point when it failed
+# in the listed sub-tests only; a failure of the run when it passed or
+# failed elsewhere.
 judge_stock_failure() {
-	local b=$1 id=$2 console=$4 res=$5 rl v secs failed n extra=
+	local b=$1 id=$2 v=$3 console=$4 failed n extra=
 	if [ "$sf_how" = warns ]; then
 		tap skip "$b/$id" "not run on stock: known to WARN in ${sf_subs// /, } ($sf_why)"
 		return
 	fi
-	rl=$(grep -m1 "^RESULT $b $id " "$res" || true)
-	read -r _ _ _ v secs <<<"$rl"
-	v=${v:-none}
-	verdict[$b/$id]=$v
-	child_tap "$console" "$b" "$id"
 	failed=$(frame "$console" "$b/$id" | sed -n 's/^not ok [0-9]* \([^ ]*\).*/\1/p' | tr '\n' ' ')
 	for n in $failed; do
 		case " $sf_subs " in *" $n "*) ;; *) extra="$extra $n" ;; esac
